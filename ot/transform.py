@@ -1,0 +1,129 @@
+"""Transform: rebase concurrent operations onto each other, and move cursors through operations.
+
+``transform(a, b)`` takes two ops made against the same text and returns ``(a2, b2)`` such that
+applying ``a`` then ``b2`` gives the same text as applying ``b`` then ``a2`` (TP1)::
+
+        a          (client op)  ──▶
+      ╱   ╲
+    s       s·a ── b2 ──▶ s·a·b2
+      ╲   ╱               ║
+        b          s·b ── a2 ──▶ s·b·a2
+
+When both insert at the same position, ``a``'s text goes first (``a`` is the *left* side). The hub
+passes the incoming op as ``a``, as ShareDB and ot.js do. The results equal ShareDB's
+``ot-text-unicode`` (``transform(a, b, 'left')`` and ``transform(b, a, 'right')``) exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ot.components import Component, push, trimmed
+from ot.operation import TextOperation
+
+
+def transform(a: TextOperation, b: TextOperation) -> tuple[TextOperation, TextOperation]:
+    """Return ``(a2, b2)``: ``a`` rebased past ``b`` and ``b`` rebased past ``a``; ``a`` wins ties."""
+    ac, bc = a.components, b.components
+    return (
+        TextOperation._of(_transform_side(ac, bc, True)),
+        TextOperation._of(_transform_side(bc, ac, False)),
+    )
+
+
+def transform_side(op: TextOperation, other: TextOperation, *, left: bool) -> TextOperation:
+    """Rebase ``op`` past the concurrent ``other``; ``left`` says whether ``op`` wins ties."""
+    return TextOperation._of(_transform_side(op.components, other.components, left))
+
+
+def transform_against(op: TextOperation, committed: Iterable[TextOperation]) -> TextOperation:
+    """Rebase ``op`` past a run of consecutive committed ops, winning every tie.
+
+    This is the server's transform-to-head step: ``op`` was made against the version before the
+    first of ``committed``, and the result applies to the text after the last.
+    """
+    components = op.components
+    for c in committed:
+        if not components:
+            break
+        components = _transform_side(components, c.components, True)
+    return TextOperation._of(components)
+
+
+def transform_index(index: int, op: TextOperation, *, own: bool = False) -> int:
+    """Move a cursor position (a code point index) through ``op``.
+
+    An insert exactly at the cursor leaves the cursor before it, unless ``own`` says the cursor
+    belongs to the author of ``op``, whose caret follows the text they typed. Deleted text
+    collapses the cursor to the start of the deletion. Monotonic: ``i <= j`` implies
+    ``transform_index(i) <= transform_index(j)``.
+    """
+    pos = 0
+    for c in op.components:
+        if index < pos or (index == pos and not own):
+            break
+        if type(c) is str:
+            pos += len(c)
+            index += len(c)
+        elif c > 0:  # type: ignore[operator]
+            pos += c  # type: ignore[operator]
+        else:
+            index -= min(-c, index - pos)  # type: ignore[operator]
+    return index
+
+
+def transform_selection(
+    selection: tuple[int, int], op: TextOperation, *, own: bool = False
+) -> tuple[int, int]:
+    """Move a selection ``(anchor, head)`` through ``op``; see ``transform_index``."""
+    anchor, head = selection
+    return transform_index(anchor, op, own=own), transform_index(head, op, own=own)
+
+
+def _transform_side(
+    op: Sequence[Component], other: Sequence[Component], left: bool
+) -> tuple[Component, ...]:
+    """Rebase raw components ``op`` past ``other``.
+
+    Walks ``other`` and consumes ``op`` over the same stretch of the original text. Inserts in
+    ``op`` are never split: they read nothing of the original text.
+    """
+    if not other:
+        return tuple(op)
+    out: list[Component] = []
+    n = len(op)
+    i = 0
+    off = 0  # how much of op[i] is consumed (a retain's or delete's length; never an insert's)
+    for c2 in other:
+        if type(c2) is str:
+            if left and i < n and type(op[i]) is str:
+                push(out, op[i])  # both insert here: the left side's text goes first
+                i += 1
+            push(out, len(c2))
+            continue
+        keep = c2 > 0  # type: ignore[operator]
+        length = c2 if keep else -c2  # type: ignore[operator]
+        while length > 0 and i < n:
+            c = op[i]
+            if type(c) is str:
+                push(out, c)
+                i += 1
+                continue
+            rem = (c if c > 0 else -c) - off  # type: ignore[operator]
+            take = rem if rem <= length else length
+            if keep:
+                push(out, take if c > 0 else -take)  # type: ignore[operator]
+            length -= take
+            if take == rem:
+                i += 1
+                off = 0
+            else:
+                off += take
+    if i < n:
+        c = op[i]
+        if off:
+            c = c - off if c > 0 else c + off  # type: ignore[operator]
+        push(out, c)
+        for c in op[i + 1 :]:
+            push(out, c)
+    return trimmed(out)
