@@ -239,7 +239,7 @@ def _compose(a: Sequence[Component], b: Sequence[Component]) -> tuple[Component,
         keep = c2 > 0  # type: ignore[operator]
         while length > 0:
             if i == n:
-                push(out, c2 if keep else -length)  # past a's end: a retains implicitly
+                push(out, length if keep else -length)  # past a's end: a retains implicitly
                 break
             c = a[i]
             if type(c) is int and c < 0:
