@@ -117,7 +117,7 @@ class Client:
         return local
 
     def server_ack(self) -> Submission | None:
-        """The in-flight op was committed at ``version + 1``; returns the next submission, if any."""
+        """The in-flight op committed at ``version + 1``; returns the next submission, if any."""
         self.state, to_send = self.state.server_ack()
         self.version += 1
         self._outstanding_seq = None

@@ -18,11 +18,11 @@ def push(out: list[Component], c: Component) -> None:
         return
     if out:
         last = out[-1]
-        if type(c) is str:
-            if type(last) is str:
+        if isinstance(c, str):
+            if isinstance(last, str):
                 out[-1] = last + c
                 return
-        elif type(last) is int and (last > 0) == (c > 0):
+        elif isinstance(last, int) and (last > 0) == (c > 0):
             out[-1] = last + c
             return
     out.append(c)
@@ -30,6 +30,6 @@ def push(out: list[Component], c: Component) -> None:
 
 def trimmed(out: list[Component]) -> tuple[Component, ...]:
     """Return ``out`` as a tuple without its trailing retain (retaining the rest is implicit)."""
-    if out and type(out[-1]) is int and out[-1] > 0:  # type: ignore[operator]
+    if out and isinstance(out[-1], int) and out[-1] > 0:
         out.pop()
     return tuple(out)

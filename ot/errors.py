@@ -1,8 +1,8 @@
 """Errors raised by the OT core.
 
-    OTError
-    ├── InvalidOperation   — a value is not a well-formed operation (bad JSON item, bad argument)
-    └── LengthMismatch     — a well-formed operation does not fit the text it is applied to
+OTError
+├── InvalidOperation   — a value is not a well-formed operation (bad JSON item, bad argument)
+└── LengthMismatch     — a well-formed operation does not fit the text it is applied to
 """
 
 

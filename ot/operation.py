@@ -58,9 +58,7 @@ class TextOperation:
     def from_json(cls, value: Any) -> TextOperation:
         """Parse the wire form, raising ``InvalidOperation`` that names the offending item."""
         if not isinstance(value, list):
-            raise InvalidOperation(
-                f"an operation must be a JSON array, not {type(value).__name__}"
-            )
+            raise InvalidOperation(f"an operation must be a JSON array, not {type(value).__name__}")
         return cls(value)
 
     @classmethod
@@ -106,7 +104,7 @@ class TextOperation:
         """How many characters the op reads: the shortest text it can be applied to."""
         n = 0
         for c in self._components:
-            if type(c) is int:
+            if isinstance(c, int):
                 n += c if c > 0 else -c
         return n
 
@@ -115,10 +113,10 @@ class TextOperation:
         """How much the op changes the length of a text: inserted minus deleted characters."""
         n = 0
         for c in self._components:
-            if type(c) is str:
+            if isinstance(c, str):
                 n += len(c)
-            elif c < 0:  # type: ignore[operator]
-                n += c  # type: ignore[operator]
+            elif c < 0:
+                n += c
         return n
 
     @property
@@ -133,13 +131,13 @@ class TextOperation:
         parts: list[str] = []
         pos = 0
         for c in self._components:
-            if type(c) is str:
+            if isinstance(c, str):
                 parts.append(c)
-            elif c > 0:  # type: ignore[operator]
-                parts.append(text[pos : pos + c])  # type: ignore[operator]
-                pos += c  # type: ignore[operator]
+            elif c > 0:
+                parts.append(text[pos : pos + c])
+                pos += c
             else:
-                pos -= c  # type: ignore[operator]
+                pos -= c
         if pos > len(text):
             raise LengthMismatch(self.base_length, len(text))
         parts.append(text[pos:])
@@ -161,14 +159,14 @@ class TextOperation:
         out: list[Component] = []
         pos = 0
         for c in self._components:
-            if type(c) is str:
+            if isinstance(c, str):
                 push(out, -len(c))
-            elif c > 0:  # type: ignore[operator]
+            elif c > 0:
                 push(out, c)
-                pos += c  # type: ignore[operator]
+                pos += c
             else:
-                push(out, text[pos : pos - c])  # type: ignore[operator]
-                pos -= c  # type: ignore[operator]
+                push(out, text[pos : pos - c])
+                pos -= c
         if pos > len(text):
             raise LengthMismatch(pos, len(text))
         return TextOperation._of(trimmed(out))
@@ -201,12 +199,12 @@ def compose_all(ops: Iterable[TextOperation]) -> TextOperation:
 
 
 def _check_component(c: object, index: int) -> None:
-    if type(c) is int:
+    if isinstance(c, int) and not isinstance(c, bool):
         if c == 0:
             raise InvalidOperation(f"item {index}: 0 is neither a retain nor a delete")
         if not -MAX_LENGTH <= c <= MAX_LENGTH:
             raise InvalidOperation(f"item {index}: length {c} exceeds the maximum {MAX_LENGTH}")
-    elif type(c) is str:
+    elif isinstance(c, str):
         if not c:
             raise InvalidOperation(f"item {index}: an insert must not be empty")
         if not c.isascii() and _SURROGATE.search(c):
@@ -232,25 +230,25 @@ def _compose(a: Sequence[Component], b: Sequence[Component]) -> tuple[Component,
     i = 0
     off = 0  # how much of a[i] is consumed (a retain's or an insert's length)
     for c2 in b:
-        if type(c2) is str:
+        if isinstance(c2, str):
             push(out, c2)
             continue
-        length = c2 if c2 > 0 else -c2  # type: ignore[operator]
-        keep = c2 > 0  # type: ignore[operator]
+        length = c2 if c2 > 0 else -c2
+        keep = c2 > 0
         while length > 0:
             if i == n:
                 push(out, length if keep else -length)  # past a's end: a retains implicitly
                 break
             c = a[i]
-            if type(c) is int and c < 0:
+            if isinstance(c, int) and c < 0:
                 push(out, c)  # a's delete reads none of b's input
                 i += 1
                 continue
-            rem = (len(c) if type(c) is str else c) - off  # type: ignore[operator, arg-type]
+            rem = (len(c) if isinstance(c, str) else c) - off
             take = rem if rem <= length else length
             if keep:
-                push(out, c[off : off + take] if type(c) is str else take)  # type: ignore[index]
-            elif type(c) is int:
+                push(out, c[off : off + take] if isinstance(c, str) else take)
+            elif isinstance(c, int):
                 push(out, -take)  # b deletes what a retained; b deleting a's insert cancels out
             length -= take
             if take == rem:
@@ -261,7 +259,7 @@ def _compose(a: Sequence[Component], b: Sequence[Component]) -> tuple[Component,
     if i < n:
         c = a[i]
         if off:
-            c = c[off:] if type(c) is str else c - off  # type: ignore[index, operator]
+            c = c[off:] if isinstance(c, str) else c - off
         push(out, c)
         for c in a[i + 1 :]:
             push(out, c)

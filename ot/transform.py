@@ -1,12 +1,12 @@
-"""Transform: rebase concurrent operations onto each other, and move cursors through operations.
+r"""Transform: rebase concurrent operations onto each other, and move cursors through operations.
 
 ``transform(a, b)`` takes two ops made against the same text and returns ``(a2, b2)`` such that
 applying ``a`` then ``b2`` gives the same text as applying ``b`` then ``a2`` (TP1)::
 
         a          (client op)  ──▶
-      ╱   ╲
+      /   \
     s       s·a ── b2 ──▶ s·a·b2
-      ╲   ╱               ║
+      \   /               ║
         b          s·b ── a2 ──▶ s·b·a2
 
 When both insert at the same position, ``a``'s text goes first (``a`` is the *left* side). The hub
@@ -23,7 +23,7 @@ from ot.operation import TextOperation
 
 
 def transform(a: TextOperation, b: TextOperation) -> tuple[TextOperation, TextOperation]:
-    """Return ``(a2, b2)``: ``a`` rebased past ``b`` and ``b`` rebased past ``a``; ``a`` wins ties."""
+    """Return ``(a2, b2)``: ``a`` rebased past ``b``, ``b`` rebased past ``a``; ``a`` wins ties."""
     ac, bc = a.components, b.components
     return (
         TextOperation._of(_transform_side(ac, bc, True)),
@@ -62,13 +62,13 @@ def transform_index(index: int, op: TextOperation, *, own: bool = False) -> int:
     for c in op.components:
         if index < pos or (index == pos and not own):
             break
-        if type(c) is str:
+        if isinstance(c, str):
             pos += len(c)
             index += len(c)
-        elif c > 0:  # type: ignore[operator]
-            pos += c  # type: ignore[operator]
+        elif c > 0:
+            pos += c
         else:
-            index -= min(-c, index - pos)  # type: ignore[operator]
+            index -= min(-c, index - pos)
     return index
 
 
@@ -95,24 +95,24 @@ def _transform_side(
     i = 0
     off = 0  # how much of op[i] is consumed (a retain's or delete's length; never an insert's)
     for c2 in other:
-        if type(c2) is str:
-            if left and i < n and type(op[i]) is str:
+        if isinstance(c2, str):
+            if left and i < n and isinstance(op[i], str):
                 push(out, op[i])  # both insert here: the left side's text goes first
                 i += 1
             push(out, len(c2))
             continue
-        keep = c2 > 0  # type: ignore[operator]
-        length = c2 if keep else -c2  # type: ignore[operator]
+        keep = c2 > 0
+        length = c2 if keep else -c2
         while length > 0 and i < n:
             c = op[i]
-            if type(c) is str:
+            if isinstance(c, str):
                 push(out, c)
                 i += 1
                 continue
-            rem = (c if c > 0 else -c) - off  # type: ignore[operator]
+            rem = (c if c > 0 else -c) - off
             take = rem if rem <= length else length
             if keep:
-                push(out, take if c > 0 else -take)  # type: ignore[operator]
+                push(out, take if c > 0 else -take)
             length -= take
             if take == rem:
                 i += 1
@@ -121,8 +121,8 @@ def _transform_side(
                 off += take
     if i < n:
         c = op[i]
-        if off:
-            c = c - off if c > 0 else c + off  # type: ignore[operator]
+        if off and isinstance(c, int):  # only a retain or a delete is ever consumed in part
+            c = c - off if c > 0 else c + off
         push(out, c)
         for c in op[i + 1 :]:
             push(out, c)

@@ -8,13 +8,14 @@ in CI every test must run.
 from __future__ import annotations
 
 import os
+from typing import NoReturn
 
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("COEDIT_REQUIRE_SERVICES") == "1"
 
 
-def skip_or_fail(reason: str) -> None:
+def skip_or_fail(reason: str) -> NoReturn:
     """Skip the current test because a service is missing, or fail it when services are required."""
     if REQUIRE_SERVICES:
         pytest.fail(f"required service missing (COEDIT_REQUIRE_SERVICES=1): {reason}")
