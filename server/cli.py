@@ -1,0 +1,190 @@
+"""The ``coedit`` command: ``coedit serve`` runs the server; other subcommands join it as they
+are built. Every flag has a ``COEDIT_*`` environment variable."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from server.config import HubSettings, Limits, Settings
+
+DESCRIPTION = """\
+coedit: a real-time collaboration server for text documents and synced records.
+
+Clients connect over WebSocket (ws://HOST:PORT/v1/ws, protocol in docs/protocol.md) or REST
+(/v1/docs/...). With no options the server listens on 127.0.0.1:8765 and keeps its data in an
+SQLite file under ./data, created on first start.
+"""
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"COEDIT_{name}", default)
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the server",
+        description="Run the coedit server until SIGINT or SIGTERM, then shut down gracefully: "
+        "stop accepting, finish commits, close sockets with 'going away' (1001).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    limits, hub = Limits(), HubSettings()
+    add = serve.add_argument
+    add("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (COEDIT_HOST)")
+    add("--port", type=int, default=int(_env("PORT", "8765")), help="port (COEDIT_PORT)")
+    add(
+        "--data-dir",
+        type=Path,
+        default=Path(_env("DATA_DIR", "data")),
+        help="directory of the embedded SQLite store (COEDIT_DATA_DIR)",
+    )
+    add(
+        "--database-url",
+        default=_env("DATABASE_URL", "") or None,
+        help="postgresql://user@host/db to keep the op log in PostgreSQL (COEDIT_DATABASE_URL)",
+    )
+    add(
+        "--sqlite-synchronous",
+        choices=["FULL", "NORMAL"],
+        default=_env("SQLITE_SYNCHRONOUS", "FULL"),
+        help="FULL survives power loss; NORMAL only a process crash (COEDIT_SQLITE_SYNCHRONOUS)",
+    )
+    add(
+        "--max-frame-bytes",
+        type=int,
+        default=int(_env("MAX_FRAME_BYTES", str(limits.max_frame_bytes))),
+        help="largest WebSocket frame or REST body (COEDIT_MAX_FRAME_BYTES)",
+    )
+    add(
+        "--max-op-chars",
+        type=int,
+        default=int(_env("MAX_OP_CHARS", str(limits.max_op_chars))),
+        help="most characters one op may insert (COEDIT_MAX_OP_CHARS)",
+    )
+    add(
+        "--max-doc-chars",
+        type=int,
+        default=int(_env("MAX_DOC_CHARS", str(limits.max_doc_chars))),
+        help="longest document (COEDIT_MAX_DOC_CHARS)",
+    )
+    add(
+        "--max-open-docs",
+        type=int,
+        default=int(_env("MAX_OPEN_DOCS", str(limits.max_open_docs))),
+        help="documents one connection may have open (COEDIT_MAX_OPEN_DOCS)",
+    )
+    add(
+        "--max-send-buffer",
+        type=int,
+        default=int(_env("MAX_SEND_BUFFER", str(limits.max_send_buffer))),
+        help="unsent bytes after which a connection that does not read is closed with 4008 "
+        "(COEDIT_MAX_SEND_BUFFER)",
+    )
+    add(
+        "--history",
+        type=int,
+        default=int(_env("HISTORY", str(hub.history_limit))),
+        help="committed ops kept in memory per open document (COEDIT_HISTORY)",
+    )
+    add(
+        "--snapshot-every",
+        type=int,
+        default=int(_env("SNAPSHOT_EVERY", str(hub.snapshot_every))),
+        help="store a snapshot after this many ops (COEDIT_SNAPSHOT_EVERY)",
+    )
+    add(
+        "--idle-seconds",
+        type=float,
+        default=float(_env("IDLE_SECONDS", str(hub.idle_seconds))),
+        help="evict a document from memory this long after its last client left "
+        "(COEDIT_IDLE_SECONDS)",
+    )
+    add(
+        "--log-level",
+        default=_env("LOG_LEVEL", "INFO"),
+        help="DEBUG, INFO, WARNING (COEDIT_LOG_LEVEL)",
+    )
+    serve.set_defaults(run=_serve)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Build ``Settings`` from parsed ``serve`` arguments."""
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        sqlite_synchronous=args.sqlite_synchronous,
+        limits=Limits(
+            max_frame_bytes=args.max_frame_bytes,
+            max_op_chars=args.max_op_chars,
+            max_doc_chars=args.max_doc_chars,
+            max_open_docs=args.max_open_docs,
+            max_send_buffer=args.max_send_buffer,
+        ),
+        hub=HubSettings(
+            history_limit=args.history,
+            snapshot_every=args.snapshot_every,
+            idle_seconds=args.idle_seconds,
+        ),
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from server.web.app import make_app
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from_args(args)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    app = make_app(settings)
+    print(f"coedit listening on http://{settings.host}:{settings.port}", flush=True)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=settings.shutdown_timeout,
+        access_log=None,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``coedit`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="coedit", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    _add_serve(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``coedit`` console script."""
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line, not a traceback, for operators
+        print(f"coedit: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Server settings: one dataclass, filled from command-line flags and ``COEDIT_*`` variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-message and per-connection limits; each breach has its own error code."""
+
+    max_frame_bytes: int = 1 << 20
+    max_op_chars: int = 262_144
+    max_doc_chars: int = 4 << 20
+    max_open_docs: int = 100
+    max_send_buffer: int = 8 << 20
+
+    def to_message(self) -> dict[str, int]:
+        return {
+            "max_frame_bytes": self.max_frame_bytes,
+            "max_op_chars": self.max_op_chars,
+            "max_doc_chars": self.max_doc_chars,
+            "max_open_docs": self.max_open_docs,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    """How the hub keeps documents in memory and in storage."""
+
+    history_limit: int = 1000  # committed ops kept in memory per open document
+    snapshot_every: int = 100  # store a snapshot after this many ops
+    idle_seconds: float = 60.0  # evict an open document this long after its last subscriber left
+    commit_retries: int = 10  # how often a commit that lost a version race is rebased and retried
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything ``coedit serve`` can be told."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # postgresql://... ; None selects SQLite in data_dir
+    sqlite_synchronous: str = "FULL"
+    limits: Limits = Limits()
+    hub: HubSettings = HubSettings()
+    heartbeat_seconds: float = 30.0
+    shutdown_timeout: float = 10.0

@@ -1,0 +1,1 @@
+"""The document hub: open documents' hot state, the commit pipeline, fan-out to subscribers."""

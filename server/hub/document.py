@@ -1,0 +1,104 @@
+"""The hot state of one open document: text, version, recent history, subscribers, presence.
+
+Pure bookkeeping with no I/O; the hub loads it from storage and drives its commit pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ot import TextOperation, transform_selection
+from server.hub.subscriber import Subscriber
+from server.storage import CommittedOp
+
+
+@dataclass(slots=True)
+class Presence:
+    """One connection's cursor and info in one document, kept current at the head version."""
+
+    client_id: str
+    user: str | None
+    cursor: tuple[int, int] | None
+    info: dict[str, Any] | None
+
+    def to_message(self, doc_id: str) -> dict[str, Any]:
+        return {
+            "type": "presence",
+            "doc": doc_id,
+            "client": self.client_id,
+            "user": self.user,
+            "cursor": list(self.cursor) if self.cursor else None,
+            "info": self.info,
+        }
+
+
+@dataclass(slots=True)
+class PendingSubmit:
+    """A submitted op waiting in the document's commit queue."""
+
+    origin: Subscriber | None
+    client_id: str
+    user: str | None
+    seq: int
+    base_version: int
+    op: TextOperation
+    future: asyncio.Future[tuple[int, bool]]
+
+
+@dataclass(slots=True)
+class Document:
+    """An open document's state. ``history`` holds the newest committed ops, oldest first."""
+
+    id: str
+    text: str
+    version: int
+    history_limit: int
+    snapshot_version: int = 0
+    history: deque[CommittedOp] = field(init=False)
+    subscribers: set[Subscriber] = field(default_factory=set)
+    presence: dict[Subscriber, Presence] = field(default_factory=dict)
+    last_seqs: dict[str, int] = field(default_factory=dict)
+    pending: list[PendingSubmit] = field(default_factory=list)
+    inflight: dict[tuple[str, int], asyncio.Future[tuple[int, bool]]] = field(default_factory=dict)
+    committing: bool = False
+    snapshotting: bool = False
+    idle_since: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.history = deque(maxlen=self.history_limit)
+
+    def history_since(self, version: int) -> list[CommittedOp] | None:
+        """Ops committed after ``version`` from memory, or None if memory no longer has them all."""
+        if version >= self.version:
+            return []
+        if not self.history or self.history[0].version > version + 1:
+            return None
+        start = version + 1 - self.history[0].version
+        return [self.history[i] for i in range(start, len(self.history))]
+
+    def committed_version(self, client_id: str, seq: int) -> int | None:
+        """The version at which ``(client_id, seq)`` committed, if memory still has it."""
+        for entry in reversed(self.history):
+            if entry.seq == seq and entry.client_id == client_id:
+                return entry.version
+        return None
+
+    def advance(self, text: str, ops: list[CommittedOp]) -> None:
+        """Record ops just made durable: new text and version, history, seqs, cursors."""
+        self.text = text
+        self.version = ops[-1].version
+        self.history.extend(ops)
+        for entry in ops:
+            self.last_seqs[entry.client_id] = entry.seq
+            for owner, presence in self.presence.items():
+                if presence.cursor is not None:
+                    own = owner.client_id == entry.client_id
+                    presence.cursor = transform_selection(presence.cursor, entry.op, own=own)
+
+    @property
+    def is_idle(self) -> bool:
+        """No subscriber and nothing in the commit pipeline: the document may be evicted."""
+        return not self.subscribers and not self.committing and not self.pending

@@ -1,0 +1,224 @@
+"""One connection's protocol logic: takes decoded client messages, queues encoded replies.
+
+No sockets: the WebSocket transport feeds frames in and sends what ``send`` queued, so the whole
+protocol can be driven and tested without a network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from server.config import Limits
+from server.hub.document import Document
+from server.hub.hub import Ack, Hub
+from server.protocol.errors import ErrorCode, ProtocolError
+from server.protocol.fields import (
+    MAX_CLIENT_ID,
+    PROTOCOL_VERSION,
+    decode_frame,
+    read_cursor,
+    read_doc_id,
+    read_id,
+    read_int,
+    read_op,
+    read_optional_int,
+)
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNSUPPORTED_PROTOCOL = 4000
+MAX_PRESENCE_INFO_BYTES = 1024
+
+Authenticate = Callable[[Any], Awaitable[str | None]]
+
+
+async def anonymous(token: Any) -> str | None:
+    """The authenticator of a server without authentication: everyone is anonymous."""
+    return None
+
+
+class Session:
+    """The protocol state of one connection; it is the hub's ``Subscriber`` for its documents."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        limits: Limits,
+        send: Callable[[bytes], None],
+        *,
+        authenticate: Authenticate = anonymous,
+    ) -> None:
+        self.client_id = ""
+        self.user: str | None = None
+        self.close_code: int | None = None  # set when the transport must close the connection
+        self._hub = hub
+        self._limits = limits
+        self._send = send
+        self._authenticate = authenticate
+        self._docs: dict[str, Document] = {}
+        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+            "hello": self._hello,
+            "open": self._open,
+            "close": self._close,
+            "submit": self._submit,
+            "presence": self._presence,
+            "ping": self._ping,
+        }
+
+    def deliver(self, message: bytes) -> None:
+        """Queue an encoded message (the hub calls this for acks, ops and presence)."""
+        self._send(message)
+
+    async def receive_frame(self, data: str | bytes) -> None:
+        """Handle one frame from the client: a message or an array of messages, in order."""
+        try:
+            messages = decode_frame(data)
+        except ProtocolError as exc:
+            self._send_error(exc)
+            return
+        for message in messages:
+            await self.receive(message)
+            if self.close_code is not None:
+                return
+
+    async def receive(self, message: dict[str, Any]) -> None:
+        """Handle one decoded message; every failure becomes an ``error`` message."""
+        try:
+            kind = message.get("type")
+            handler = self._handlers.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                raise ProtocolError(
+                    ErrorCode.UNKNOWN_TYPE,
+                    f"unknown message type {kind!r}; expected one of {sorted(self._handlers)}",
+                )
+            if not self.client_id and kind != "hello":
+                raise ProtocolError(
+                    ErrorCode.HANDSHAKE_REQUIRED, "send a hello message before anything else"
+                )
+            await handler(message)
+        except ProtocolError as exc:
+            self._send_error(exc)
+        except Exception:
+            log.exception("message handler failed")
+            self._send_error(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal server error"))
+
+    def disconnect(self) -> None:
+        """The connection is gone: leave every document (others see the presence cleared)."""
+        for doc_id in list(self._docs):
+            self._hub.close(doc_id, self)
+        self._docs.clear()
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def _hello(self, message: dict[str, Any]) -> None:
+        if self.client_id:
+            raise ProtocolError(ErrorCode.ALREADY_HANDSHAKEN, "hello was already received")
+        protocol = message.get("protocol")
+        if protocol != PROTOCOL_VERSION:
+            self.close_code = CLOSE_UNSUPPORTED_PROTOCOL
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED_PROTOCOL,
+                f"protocol {protocol!r} is not supported; this server speaks {PROTOCOL_VERSION}",
+            )
+        client_id = read_id(message, "client", max_length=MAX_CLIENT_ID)
+        self.user = await self._authenticate(message.get("token"))
+        self.client_id = client_id
+        self._send_message(
+            {
+                "type": "welcome",
+                "protocol": PROTOCOL_VERSION,
+                "client": client_id,
+                "user": self.user,
+                "limits": self._limits.to_message(),
+            }
+        )
+
+    async def _open(self, message: dict[str, Any]) -> None:
+        doc_id = read_doc_id(message)
+        known = read_optional_int(message, "version", doc=doc_id)
+        if doc_id not in self._docs and len(self._docs) >= self._limits.max_open_docs:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_DOCS,
+                f"this connection already has {len(self._docs)} documents open; close some first",
+                doc=doc_id,
+            )
+        if doc_id in self._docs:
+            self._hub.close(doc_id, self)
+        reply = await self._hub.open(doc_id, self, known)
+        self._docs[doc_id] = await self._hub.document(doc_id, create=True)
+        self._send_message(reply)
+
+    async def _close(self, message: dict[str, Any]) -> None:
+        doc_id = read_doc_id(message)
+        self._opened(doc_id)
+        self._hub.close(doc_id, self)
+        del self._docs[doc_id]
+        self._send_message({"type": "closed", "doc": doc_id})
+
+    async def _submit(self, message: dict[str, Any]) -> None:
+        doc_id = read_doc_id(message)
+        seq = read_int(message, "seq", minimum=1, doc=doc_id)
+        base = read_int(message, "version", doc=doc_id, seq=seq)
+        op = read_op(message, max_op_chars=self._limits.max_op_chars, doc=doc_id, seq=seq)
+        doc = self._opened(doc_id)
+        future = self._hub.submit(
+            doc,
+            origin=self,
+            client_id=self.client_id,
+            user=self.user,
+            seq=seq,
+            base_version=base,
+            op=op,
+        )
+        future.add_done_callback(self._report_failure)
+
+    async def _presence(self, message: dict[str, Any]) -> None:
+        doc_id = read_doc_id(message)
+        version = read_int(message, "version", doc=doc_id)
+        cursor = read_cursor(message, doc=doc_id)
+        info = message.get("info")
+        if info is not None and (
+            not isinstance(info, dict) or len(orjson.dumps(info)) > MAX_PRESENCE_INFO_BYTES
+        ):
+            raise ProtocolError(
+                ErrorCode.INVALID_FIELD,
+                f"field 'info' must be a JSON object of at most {MAX_PRESENCE_INFO_BYTES} bytes",
+                doc=doc_id,
+            )
+        doc = self._opened(doc_id)
+        self._hub.set_presence(doc, self, version=version, cursor=cursor, info=info)
+
+    async def _ping(self, message: dict[str, Any]) -> None:
+        self._send_message({"type": "pong", "id": message.get("id")})
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _opened(self, doc_id: str) -> Document:
+        doc = self._docs.get(doc_id)
+        if doc is None:
+            raise ProtocolError(
+                ErrorCode.DOC_NOT_OPEN,
+                f"document {doc_id!r} is not open on this connection",
+                doc=doc_id,
+            )
+        return doc
+
+    def _report_failure(self, future: asyncio.Future[Ack]) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if isinstance(exc, ProtocolError):
+            self._send_error(exc)
+        elif exc is not None:
+            self._send_error(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal server error"))
+
+    def _send_error(self, error: ProtocolError) -> None:
+        self._send_message(error.to_message())
+
+    def _send_message(self, message: dict[str, Any]) -> None:
+        self._send(orjson.dumps(message))

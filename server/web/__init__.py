@@ -1,0 +1,1 @@
+"""aiohttp adapters: the WebSocket transport, REST routes and the application factory."""

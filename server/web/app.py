@@ -1,0 +1,93 @@
+"""The composition root: builds the aiohttp application from ``Settings``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, web
+
+from server.config import Settings
+from server.hub.hub import Hub
+from server.hub.session import Authenticate, anonymous
+from server.storage import DocumentStore
+from server.web import docs_api, health
+from server.web.errors import error_middleware
+from server.web.keys import AUTHENTICATE, HUB, SESSIONS, SETTINGS, STORE
+from server.web.ws import websocket
+
+log = logging.getLogger(__name__)
+
+_SWEEP_SECONDS = 5.0
+
+
+def open_store(settings: Settings) -> DocumentStore:
+    """The store the settings select: PostgreSQL for a ``postgresql://`` URL, else SQLite."""
+    url = settings.database_url
+    if url and url.startswith(("postgres://", "postgresql://")):
+        from server.storage.postgres import PostgresStore
+
+        return PostgresStore(url)
+    from server.storage.sqlite import SqliteStore
+
+    return SqliteStore(settings.data_dir / "coedit.db", synchronous=settings.sqlite_synchronous)
+
+
+def make_app(
+    settings: Settings,
+    *,
+    store: DocumentStore | None = None,
+    authenticate: Authenticate = anonymous,
+) -> web.Application:
+    """The coedit application; ``store`` overrides the one the settings select."""
+    app = web.Application(
+        client_max_size=settings.limits.max_frame_bytes, middlewares=[error_middleware]
+    )
+    app[SETTINGS] = settings
+    app[STORE] = store if store is not None else open_store(settings)
+    app[AUTHENTICATE] = authenticate
+    app[SESSIONS] = set()
+    app[health.SHUTTING_DOWN] = []
+    app.router.add_get("/v1/ws", websocket)
+    app.router.add_routes(docs_api.routes)
+    app.router.add_routes(health.routes)
+    app.cleanup_ctx.append(_hub_context)
+    app.on_shutdown.append(_shutdown)
+    return app
+
+
+async def _hub_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = app[STORE]
+    await store.open()
+    hub = Hub(store, settings.hub, settings.limits)
+    app[HUB] = hub
+    sweeper = asyncio.create_task(_sweep(hub))
+    yield
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
+    await hub.drain()
+    await store.close()
+
+
+async def _sweep(hub: Hub) -> None:
+    while True:
+        await asyncio.sleep(_SWEEP_SECONDS)
+        evicted = hub.evict_idle()
+        if evicted:
+            log.debug("evicted %d idle documents", evicted)
+
+
+async def _shutdown(app: web.Application) -> None:
+    """Finish the commits under way, then close every socket with 'going away' (1001)."""
+    app[health.SHUTTING_DOWN].append(True)
+    await app[HUB].drain()
+    await asyncio.sleep(0)  # let the outboxes flush the last acks
+    sockets = app[SESSIONS].copy()
+    await asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for ws in sockets),
+        return_exceptions=True,
+    )

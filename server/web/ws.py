@@ -1,0 +1,48 @@
+"""The WebSocket endpoint: moves frames between a socket and its ``Session``."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from server.hub.session import Session
+from server.web.keys import AUTHENTICATE, HUB, SESSIONS, SETTINGS
+from server.web.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """``GET /v1/ws``: one client's protocol v1 connection."""
+    settings = request.app[SETTINGS]
+    ws = web.WebSocketResponse(
+        heartbeat=settings.heartbeat_seconds,
+        max_msg_size=settings.limits.max_frame_bytes,
+        compress=False,
+    )
+    await ws.prepare(request)
+    outbox = Outbox(ws, request.transport, settings.limits.max_send_buffer)
+    session = Session(
+        request.app[HUB],
+        settings.limits,
+        outbox.send,
+        authenticate=request.app[AUTHENTICATE],
+    )
+    sessions = request.app[SESSIONS]
+    sessions.add(ws)
+    try:
+        async for message in ws:
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                await session.receive_frame(message.data)
+            if session.close_code is not None:
+                await ws.close(code=session.close_code, message=b"unsupported protocol")
+            if outbox.overflowed:
+                break
+        if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
+            log.info("closed a connection whose frame exceeded the size limit")
+    finally:
+        sessions.discard(ws)
+        session.disconnect()
+        await outbox.close()
+    return ws
