@@ -49,6 +49,12 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="postgresql://user@host/db to keep the op log in PostgreSQL (COEDIT_DATABASE_URL)",
     )
     add(
+        "--redis-url",
+        default=_env("REDIS_URL", "") or None,
+        help="redis://host:6379/0 to fan commits out to the other server processes that share "
+        "the PostgreSQL database (COEDIT_REDIS_URL)",
+    )
+    add(
         "--sqlite-synchronous",
         choices=["FULL", "NORMAL"],
         default=_env("SQLITE_SYNCHRONOUS", "FULL"),
@@ -119,6 +125,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         port=args.port,
         data_dir=args.data_dir,
         database_url=args.database_url,
+        redis_url=args.redis_url,
         sqlite_synchronous=args.sqlite_synchronous,
         limits=Limits(
             max_frame_bytes=args.max_frame_bytes,

@@ -43,6 +43,7 @@ class Settings:
     port: int = 8765
     data_dir: Path = Path("data")
     database_url: str | None = None  # postgresql://... ; None selects SQLite in data_dir
+    redis_url: str | None = None  # redis://... ; fans commits out to the other server processes
     sqlite_synchronous: str = "FULL"
     limits: Limits = Limits()
     hub: HubSettings = HubSettings()

@@ -64,6 +64,7 @@ class Document:
     pending: list[PendingSubmit] = field(default_factory=list)
     inflight: dict[tuple[str, int], asyncio.Future[tuple[int, bool]]] = field(default_factory=dict)
     committing: bool = False
+    behind: bool = False  # another process committed ops this one has not pulled yet
     snapshotting: bool = False
     idle_since: float = 0.0
 

@@ -17,6 +17,7 @@ import orjson
 
 from ot import TextOperation, transform_against, transform_selection
 from server.config import HubSettings, Limits
+from server.fanout import FanOut, LocalFanOut
 from server.hub.document import Document, PendingSubmit, Presence
 from server.hub.subscriber import Subscriber
 from server.protocol.errors import ErrorCode, ProtocolError
@@ -37,9 +38,11 @@ class Hub:
         settings: HubSettings,
         limits: Limits,
         *,
+        fanout: FanOut | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._fanout: FanOut = fanout if fanout is not None else LocalFanOut()
         self._settings = settings
         self._limits = limits
         self._clock = clock
@@ -131,9 +134,7 @@ class Hub:
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         doc.inflight[key] = future
         doc.pending.append(PendingSubmit(origin, client_id, user, seq, base_version, op, future))
-        if not doc.committing:
-            doc.committing = True
-            self._spawn(self._commit_loop(doc))
+        self._run_commit_loop(doc)
         return future
 
     def set_presence(
@@ -190,7 +191,19 @@ class Hub:
         idle = [d for d in self._docs.values() if d.is_idle and d.idle_since <= cutoff]
         for doc in idle:
             del self._docs[doc.id]
+            self._fanout.unwatch(doc.id)
         return len(idle)
+
+    def remote_commit(self, doc_id: str, version: int) -> None:
+        """Another process committed ``doc_id`` up to ``version``: pull what this one missed.
+
+        The pull runs in the document's commit loop, so it never interleaves with a commit.
+        """
+        doc = self._docs.get(doc_id)
+        if doc is None or version <= doc.version:
+            return
+        doc.behind = True
+        self._run_commit_loop(doc)
 
     async def drain(self) -> None:
         """Wait until every queued commit and snapshot has finished (for shutdown)."""
@@ -223,6 +236,7 @@ class Hub:
             raise _unavailable(exc, doc_id) from exc
         doc.idle_since = self._clock()
         self._docs[doc_id] = doc
+        self._fanout.watch(doc_id)
         return doc
 
     async def _ops_since(self, doc: Document, version: int) -> list[CommittedOp]:
@@ -251,11 +265,20 @@ class Hub:
                 version=doc.version,
             )
 
+    def _run_commit_loop(self, doc: Document) -> None:
+        if not doc.committing:
+            doc.committing = True
+            self._spawn(self._commit_loop(doc))
+
     async def _commit_loop(self, doc: Document) -> None:
         try:
-            while doc.pending:
-                batch, doc.pending = doc.pending, []
-                await self._commit_batch(doc, batch)
+            while doc.pending or doc.behind:
+                if doc.behind:
+                    doc.behind = False
+                    await self._pull_remote(doc)
+                if doc.pending:
+                    batch, doc.pending = doc.pending, []
+                    await self._commit_batch(doc, batch)
         finally:
             doc.committing = False
             if not doc.subscribers:
@@ -271,6 +294,7 @@ class Hub:
                 if await self._store.append(doc.id, committed):
                     doc.advance(text, committed)
                     self._publish(doc, accepted, committed)
+                    self._fanout.publish(doc.id, doc.version)
                     self._maybe_snapshot(doc)
                     return
                 await self._catch_up(doc)
@@ -363,8 +387,15 @@ class Hub:
             )
         return transform_against(pending.op, since)
 
+    async def _pull_remote(self, doc: Document) -> None:
+        try:
+            await self._catch_up(doc)
+        except StorageError as exc:
+            # the next notice, or the next local commit losing its version race, pulls again
+            log.warning("pulling remote commits of %r failed: %s", doc.id, exc)
+
     async def _catch_up(self, doc: Document) -> None:
-        """After losing a version race: apply and broadcast the ops another writer committed."""
+        """Apply and broadcast the ops another process committed since this one's head."""
         ops = await self._store.ops_since(doc.id, doc.version)
         if not ops:
             return

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from server.config import Settings
+from server.fanout import FanOut, LocalFanOut
 from server.hub.hub import Hub
 from server.hub.session import Authenticate, anonymous
 from server.storage import DocumentStore
@@ -33,6 +34,15 @@ def open_store(settings: Settings) -> DocumentStore:
     from server.storage.sqlite import SqliteStore
 
     return SqliteStore(settings.data_dir / "coedit.db", synchronous=settings.sqlite_synchronous)
+
+
+def open_fanout(settings: Settings) -> FanOut:
+    """Redis pub/sub when a Redis URL is set (several server processes), else in-process."""
+    if settings.redis_url:
+        from server.fanout.redis import RedisFanOut
+
+        return RedisFanOut(settings.redis_url)
+    return LocalFanOut()
 
 
 def make_app(
@@ -62,7 +72,9 @@ async def _hub_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = app[STORE]
     await store.open()
-    hub = Hub(store, settings.hub, settings.limits)
+    fanout = open_fanout(settings)
+    hub = Hub(store, settings.hub, settings.limits, fanout=fanout)
+    await fanout.start(hub.remote_commit)
     app[HUB] = hub
     sweeper = asyncio.create_task(_sweep(hub))
     yield
@@ -70,6 +82,7 @@ async def _hub_context(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await sweeper
     await hub.drain()
+    await fanout.close()
     await store.close()
 
 

@@ -44,13 +44,22 @@ class WsClient:
         else:
             await self.ws.send_str(data)
 
-    async def expect(self, match: Callable[[Message], bool], timeout: float = TIMEOUT) -> Message:
+    async def expect(self, match: Callable[[Message], bool], within: float = TIMEOUT) -> Message:
         """The first received message (oldest first) that matches; it is removed from the list."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 for i, message in enumerate(self.received):
                     if match(message):
                         return self.received.pop(i)
+                if self._reader.done():
+                    raise AssertionError(f"connection closed ({self.close_code}) while waiting")
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def wait_received(self, within: float = TIMEOUT) -> None:
+        """Wait until at least one received message is unread."""
+        async with asyncio.timeout(within):
+            while not self.received:
                 if self._reader.done():
                     raise AssertionError(f"connection closed ({self.close_code}) while waiting")
                 self._arrived.clear()
@@ -68,8 +77,8 @@ class WsClient:
         await self.send(message)
         return await self.expect(lambda m: m.get("doc") == doc and m["type"] in ("opened", "error"))
 
-    async def wait_closed(self, timeout: float = TIMEOUT) -> int | None:
-        async with asyncio.timeout(timeout):
+    async def wait_closed(self, within: float = TIMEOUT) -> int | None:
+        async with asyncio.timeout(within):
             await self._reader
         return self.close_code
 

@@ -6,46 +6,21 @@ PostgreSQL (``COEDIT_TEST_POSTGRES_DSN``, in a fresh schema dropped afterwards).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from server.storage.postgres import PostgresStore
 from server.storage.sqlite import SqliteStore
-from tests.conftest import skip_or_fail
-
-POSTGRES_DSN = os.environ.get(
-    "COEDIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-)
+from tests.services import POSTGRES_DSN, drop_schema, require_postgres
 
 Store = SqliteStore | PostgresStore
 OpenStore = Callable[..., Awaitable[Store]]
 """``await open_store(**options)`` opens a store on the test's database; stores opened one after
 the other see the same data (to test reopening). Options go to the adapter's constructor."""
-
-
-async def require_postgres() -> None:
-    """Skip (or, in CI, fail) the current test when PostgreSQL does not answer."""
-    try:
-        conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        skip_or_fail(f"PostgreSQL unreachable at {POSTGRES_DSN}: {exc}")
-    else:
-        await conn.close()
-
-
-async def drop_schema(schema: str) -> None:
-    """Drop a test schema and everything in it."""
-    conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 
 from server.storage import StorageError
 from server.storage.postgres import PostgresStore
-from tests.server.storage.conftest import POSTGRES_DSN
 from tests.server.storage.test_contract import op_at, versions
+from tests.services import POSTGRES_DSN
 
 
 @pytest.fixture
