@@ -8,7 +8,8 @@ in CI every test must run.
 from __future__ import annotations
 
 import os
-from typing import NoReturn
+from collections.abc import Generator
+from typing import Any, NoReturn
 
 import pytest
 
@@ -23,7 +24,9 @@ def skip_or_fail(reason: str) -> NoReturn:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
     """Under ``COEDIT_REQUIRE_SERVICES=1`` any skip, however raised, counts as a failure."""
     outcome = yield
     report = outcome.get_result()

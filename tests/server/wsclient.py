@@ -44,9 +44,9 @@ class WsClient:
         else:
             await self.ws.send_str(data)
 
-    async def expect(self, match: Callable[[Message], bool], within: float = TIMEOUT) -> Message:
+    async def expect(self, match: Callable[[Message], bool], timeout: float = TIMEOUT) -> Message:  # noqa: ASYNC109
         """The first received message (oldest first) that matches; it is removed from the list."""
-        async with asyncio.timeout(within):
+        async with asyncio.timeout(timeout):
             while True:
                 for i, message in enumerate(self.received):
                     if match(message):
@@ -56,9 +56,9 @@ class WsClient:
                 self._arrived.clear()
                 await self._arrived.wait()
 
-    async def wait_received(self, within: float = TIMEOUT) -> None:
+    async def wait_received(self, timeout: float = TIMEOUT) -> None:  # noqa: ASYNC109
         """Wait until at least one received message is unread."""
-        async with asyncio.timeout(within):
+        async with asyncio.timeout(timeout):
             while not self.received:
                 if self._reader.done():
                     raise AssertionError(f"connection closed ({self.close_code}) while waiting")
@@ -77,8 +77,8 @@ class WsClient:
         await self.send(message)
         return await self.expect(lambda m: m.get("doc") == doc and m["type"] in ("opened", "error"))
 
-    async def wait_closed(self, within: float = TIMEOUT) -> int | None:
-        async with asyncio.timeout(within):
+    async def wait_closed(self, timeout: float = TIMEOUT) -> int | None:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
             await self._reader
         return self.close_code
 
