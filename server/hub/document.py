@@ -6,6 +6,7 @@ Pure bookkeeping with no I/O; the hub loads it from storage and drives its commi
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ class PendingSubmit:
     base_version: int
     op: TextOperation
     future: asyncio.Future[tuple[int, bool]]
+    received: float = field(default_factory=time.perf_counter)  # for the ack latency metric
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from ot import TextOperation, transform_against, transform_selection
 from server.config import HubSettings, Limits
 from server.fanout import FanOut, LocalFanOut
 from server.hub.document import Document, PendingSubmit, Presence
+from server.hub.observer import CommitReport, HubObserver, NullObserver, probe_consistency
 from server.hub.subscriber import Subscriber
 from server.protocol.errors import ErrorCode, ProtocolError
 from server.storage import CommittedOp, DocumentStore, Snapshot, StorageError
@@ -40,7 +41,9 @@ class Hub:
         *,
         fanout: FanOut | None = None,
         clock: Callable[[], float] = time.time,
+        observer: HubObserver | None = None,
     ) -> None:
+        self._observer: HubObserver = observer if observer is not None else NullObserver()
         self._store = store
         self._fanout: FanOut = fanout if fanout is not None else LocalFanOut()
         self._settings = settings
@@ -257,6 +260,7 @@ class Hub:
     def _check_contiguous(self, doc: Document, since: int, ops: list[CommittedOp]) -> None:
         expected_first = since + 1
         if since < doc.version and (not ops or ops[0].version != expected_first):
+            self._observer.resync_required()
             raise ProtocolError(
                 ErrorCode.RESYNC_REQUIRED,
                 f"the history of {doc.id!r} after version {since} is no longer kept: reopen the "
@@ -291,9 +295,10 @@ class Hub:
                 accepted, committed, text = await self._prepare(doc, batch)
                 if not committed:
                     return
+                started = time.perf_counter()
                 if await self._store.append(doc.id, committed):
                     doc.advance(text, committed)
-                    self._publish(doc, accepted, committed)
+                    self._publish(doc, accepted, committed, started)
                     self._fanout.publish(doc.id, doc.version)
                     self._maybe_snapshot(doc)
                     return
@@ -407,11 +412,38 @@ class Hub:
             self._broadcast(doc, _encode(_op_message(doc.id, entry)), skip=None)
 
     def _publish(
-        self, doc: Document, accepted: list[PendingSubmit], committed: list[CommittedOp]
+        self,
+        doc: Document,
+        accepted: list[PendingSubmit],
+        committed: list[CommittedOp],
+        append_started: float,
     ) -> None:
+        durable = time.perf_counter()
         for pending, entry in zip(accepted, committed, strict=True):
             self._broadcast(doc, _encode(_op_message(doc.id, entry)), skip=pending.origin)
             self._settle(doc, pending, entry.version, duplicate=False)
+        self._report_commit(doc, accepted, committed, append_started, durable)
+
+    def _report_commit(
+        self,
+        doc: Document,
+        accepted: list[PendingSubmit],
+        committed: list[CommittedOp],
+        append_started: float,
+        durable: float,
+    ) -> None:
+        """One report per batch to the observer, and a probe for the time to consistency."""
+        queued = time.perf_counter()
+        pairs = zip(accepted, committed, strict=True)
+        report = CommitReport(
+            behind=[entry.version - 1 - pending.base_version for pending, entry in pairs],
+            waited=[queued - pending.received for pending in accepted],
+            commit_seconds=durable - append_started,
+            fanout_seconds=queued - durable,
+            subscribers=len(doc.subscribers),
+        )
+        self._observer.committed(report)
+        probe_consistency(doc.subscribers, durable, self._observer.consistent)
 
     def _settle(
         self, doc: Document, pending: PendingSubmit, version: int, *, duplicate: bool
@@ -427,6 +459,7 @@ class Hub:
             pending.future.set_result((version, duplicate))
 
     def _reject(self, doc: Document, pending: PendingSubmit, error: ProtocolError) -> None:
+        self._observer.rejected(error.code)
         doc.inflight.pop((pending.client_id, pending.seq), None)
         if not pending.future.done():
             pending.future.set_exception(

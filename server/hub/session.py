@@ -52,6 +52,7 @@ class Session:
         send: Callable[[bytes], None],
         *,
         authenticate: Authenticate = anonymous,
+        when_sent: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.client_id = ""
         self.user: str | None = None
@@ -60,6 +61,7 @@ class Session:
         self._limits = limits
         self._send = send
         self._authenticate = authenticate
+        self._when_sent = when_sent
         self._docs: dict[str, Document] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "hello": self._hello,
@@ -73,6 +75,14 @@ class Session:
     def deliver(self, message: bytes) -> None:
         """Queue an encoded message (the hub calls this for acks, ops and presence)."""
         self._send(message)
+
+    def when_sent(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the transport has written what was queued so far (at once
+        if the transport gave no way to know)."""
+        if self._when_sent is None:
+            callback()
+        else:
+            self._when_sent(callback)
 
     async def receive_frame(self, data: str | bytes) -> None:
         """Handle one frame from the client: a message or an array of messages, in order."""

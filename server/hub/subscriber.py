@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -14,3 +15,7 @@ class Subscriber(Protocol):
 
     def deliver(self, message: bytes) -> None:
         """Queue one encoded message for sending."""
+
+    def when_sent(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once everything delivered so far is written to the connection (or
+        dropped with it); the hub uses it to measure the time to consistency."""

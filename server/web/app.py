@@ -13,7 +13,10 @@ from server.config import Settings
 from server.fanout import FanOut, LocalFanOut
 from server.hub.hub import Hub
 from server.hub.session import Authenticate, anonymous
+from server.observability import METRICS, Metrics
+from server.observability.install import install as install_observability
 from server.storage import DocumentStore
+from server.storage._group_commit import BatchHook
 from server.web import docs_api, health
 from server.web.errors import error_middleware
 from server.web.keys import AUTHENTICATE, HUB, SESSIONS, SETTINGS, STORE
@@ -24,16 +27,23 @@ log = logging.getLogger(__name__)
 _SWEEP_SECONDS = 5.0
 
 
-def open_store(settings: Settings) -> DocumentStore:
-    """The store the settings select: PostgreSQL for a ``postgresql://`` URL, else SQLite."""
+def open_store(settings: Settings, *, on_commit_batch: BatchHook | None = None) -> DocumentStore:
+    """The store the settings select: PostgreSQL for a ``postgresql://`` URL, else SQLite.
+
+    ``on_commit_batch`` observes the number of appends of every group-commit transaction.
+    """
     url = settings.database_url
     if url and url.startswith(("postgres://", "postgresql://")):
         from server.storage.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, on_commit_batch=on_commit_batch)
     from server.storage.sqlite import SqliteStore
 
-    return SqliteStore(settings.data_dir / "coedit.db", synchronous=settings.sqlite_synchronous)
+    return SqliteStore(
+        settings.data_dir / "coedit.db",
+        synchronous=settings.sqlite_synchronous,
+        on_commit_batch=on_commit_batch,
+    )
 
 
 def open_fanout(settings: Settings) -> FanOut:
@@ -55,8 +65,12 @@ def make_app(
     app = web.Application(
         client_max_size=settings.limits.max_frame_bytes, middlewares=[error_middleware]
     )
+    metrics = Metrics()
+    install_observability(app, metrics)  # /metrics, request ids, access log, REST metrics
     app[SETTINGS] = settings
-    app[STORE] = store if store is not None else open_store(settings)
+    app[STORE] = (
+        store if store is not None else open_store(settings, on_commit_batch=metrics.storage_batch)
+    )
     app[AUTHENTICATE] = authenticate
     app[SESSIONS] = set()
     app[health.SHUTTING_DOWN] = []
@@ -73,7 +87,7 @@ async def _hub_context(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     await store.open()
     fanout = open_fanout(settings)
-    hub = Hub(store, settings.hub, settings.limits, fanout=fanout)
+    hub = Hub(store, settings.hub, settings.limits, fanout=fanout, observer=app[METRICS])
     await fanout.start(hub.remote_commit)
     app[HUB] = hub
     sweeper = asyncio.create_task(_sweep(hub))

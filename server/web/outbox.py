@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
@@ -23,12 +24,20 @@ class Outbox:
     """Coalescing, bounded send queue of one WebSocket."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, max_bytes: int
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        max_bytes: int,
+        *,
+        on_overflow: Callable[[], None] | None = None,
     ) -> None:
+        """``on_overflow`` is called when the outbox cuts off a slow consumer (for metrics)."""
         self._ws = ws
         self._transport = transport
         self._max_bytes = max_bytes
+        self._on_overflow = on_overflow
         self._queue: list[bytes] = []
+        self._waiters: list[Callable[[], None]] = []
         self._queued_bytes = 0
         self._flusher: asyncio.Task[None] | None = None
         self.overflowed = False
@@ -45,9 +54,18 @@ class Outbox:
         elif self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
+    def when_sent(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the frame holding everything queued so far is written (or at
+        once if nothing is queued); a dropped queue counts as done, so no callback is lost."""
+        if not self._queue and self._flusher is None:
+            callback()
+        else:
+            self._waiters.append(callback)
+
     async def close(self) -> None:
         """Stop sending; drop what is queued."""
         self._queue.clear()
+        self._release_waiters()
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -57,15 +75,19 @@ class Outbox:
         try:
             while self._queue and not self._ws.closed:
                 batch, self._queue = self._queue, []
+                covered = len(self._waiters)  # who waits for what this frame holds
                 self._queued_bytes = 0
                 frame = b"[" + b",".join(batch) + b"]"
                 await self._ws.send_frame(frame, WSMsgType.TEXT)
                 self.frames_sent += 1
+                self._release_waiters(covered)
         except (ConnectionError, RuntimeError) as exc:
             log.debug("send failed: %s", exc)
             self._queue.clear()
         finally:
             self._flusher = None
+            if not self._queue:  # all sent, dropped or closed: nobody may wait in vain
+                self._release_waiters()
 
     def _transport_backlog(self) -> int:
         transport = self._transport
@@ -73,9 +95,21 @@ class Outbox:
             return transport.get_write_buffer_size()
         return 0
 
+    def _release_waiters(self, count: int | None = None) -> None:
+        """Call the oldest ``count`` waiters (all by default)."""
+        if count is None:
+            count = len(self._waiters)
+        waiters = self._waiters[:count]
+        del self._waiters[:count]
+        for waiter in waiters:
+            waiter()
+
     def _overflow(self) -> None:
         self.overflowed = True
         self._queue.clear()
+        self._release_waiters()
+        if self._on_overflow is not None:
+            self._on_overflow()
         log.warning("closing a slow consumer: more than %d bytes unsent", self._max_bytes)
         asyncio.get_running_loop().create_task(self._close_slow_consumer())
 

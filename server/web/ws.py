@@ -7,6 +7,7 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from server.hub.session import Session
+from server.observability import METRICS
 from server.web.keys import AUTHENTICATE, HUB, SESSIONS, SETTINGS
 from server.web.outbox import Outbox
 
@@ -22,12 +23,18 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         compress=False,
     )
     await ws.prepare(request)
-    outbox = Outbox(ws, request.transport, settings.limits.max_send_buffer)
+    outbox = Outbox(
+        ws,
+        request.transport,
+        settings.limits.max_send_buffer,
+        on_overflow=request.app[METRICS].slow_consumer_closed,
+    )
     session = Session(
         request.app[HUB],
         settings.limits,
         outbox.send,
         authenticate=request.app[AUTHENTICATE],
+        when_sent=outbox.when_sent,
     )
     sessions = request.app[SESSIONS]
     sessions.add(ws)

@@ -1,0 +1,27 @@
+"""Wires observability into an application: ``/metrics``, the request-id and access-log
+middleware, REST request metrics, and the gauges read at scrape time."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.observability import web as metrics_web
+from server.observability.logs import request_log_middleware, send_request_id
+from server.observability.metrics import Metrics
+from server.web.keys import HUB, SESSIONS
+
+
+def install(app: web.Application, metrics: Metrics) -> None:
+    """Make ``metrics`` the application's (``app[METRICS]``) and serve it at ``/metrics``.
+
+    The middlewares go first, outside every other one, so they see the final status of each
+    request, after errors were mapped to responses.
+    """
+    app[metrics_web.METRICS] = metrics
+    app.middlewares[0:0] = [request_log_middleware, metrics_web.metrics_middleware]
+    app.on_response_prepare.append(send_request_id)
+    app.router.add_routes(metrics_web.routes)
+    metrics.watch(
+        connections=lambda: len(app[SESSIONS]),
+        documents=lambda: app[HUB].open_documents if HUB in app else 0,
+    )
