@@ -8,6 +8,7 @@ UTF-16 code units or bytes.
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -43,6 +44,12 @@ class TextOperation:
         for index, c in enumerate(components):
             _check_component(c, index)
             push(out, c)
+            last = out[-1]
+            if isinstance(last, int) and not -MAX_LENGTH <= last <= MAX_LENGTH:
+                raise InvalidOperation(
+                    f"item {index}: with the lengths before it, it makes a run of {last}, "
+                    f"beyond the maximum {MAX_LENGTH}"
+                )
         self._components = trimmed(out)
 
     @classmethod
@@ -210,7 +217,7 @@ def _check_component(c: object, index: int) -> None:
         if not c.isascii() and _SURROGATE.search(c):
             raise InvalidOperation(f"item {index}: insert contains a lone surrogate code point")
     else:
-        shown = repr(c)
+        shown = reprlib.repr(c)  # bounded: repr() of deeply nested junk raises RecursionError
         if len(shown) > 40:
             shown = shown[:37] + "..."
         raise InvalidOperation(
