@@ -196,6 +196,9 @@ class TextOperation:
             raise AttributeError("TextOperation is immutable")
         object.__setattr__(self, name, value)
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("TextOperation is immutable")
+
 
 def compose_all(ops: Iterable[TextOperation]) -> TextOperation:
     """Compose a run of consecutive ops into one (the identity op for an empty run)."""
