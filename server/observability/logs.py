@@ -48,7 +48,7 @@ def event_fields(record: logging.LogRecord) -> dict[str, Any]:
         "msg": record.getMessage(),
     }
     request_id = REQUEST_ID.get()
-    if request_id is not None:
+    if request_id is not None and "request_id" not in record.__dict__:
         fields["request_id"] = request_id
     for key, value in record.__dict__.items():
         if key not in _STANDARD and not key.startswith("_"):
@@ -106,6 +106,8 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
     try:
         response = await handler(request)
         status = response.status
+        if not response.prepared:  # else send_request_id already did it
+            response.headers[REQUEST_ID_HEADER] = request_id
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -115,6 +117,7 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         access_log.info(
             "request",
             extra={
+                "request_id": request_id,
                 "method": request.method,
                 "route": route_template(request),
                 "status": status,
@@ -126,8 +129,8 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
 
 
 async def send_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare`` hook: echo the request id in every response, WebSocket upgrades
-    included (their headers go out inside the handler, before the middleware sees a response)."""
+    """``on_response_prepare`` hook: echo the request id in responses prepared inside the handler,
+    such as WebSocket upgrades, which the middleware sees only once their headers are sent."""
     request_id = REQUEST_ID.get()
     if request_id is not None:
         response.headers[REQUEST_ID_HEADER] = request_id

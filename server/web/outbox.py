@@ -40,6 +40,7 @@ class Outbox:
         self._waiters: list[Callable[[], None]] = []
         self._queued_bytes = 0
         self._flusher: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
         self.overflowed = False
         self.frames_sent = 0
 
@@ -63,13 +64,16 @@ class Outbox:
             self._waiters.append(callback)
 
     async def close(self) -> None:
-        """Stop sending; drop what is queued."""
+        """Stop sending; drop what is queued. After an overflow, wait until the socket is closed
+        with 4008, so that the transport's own close (1000) cannot overtake it."""
         self._queue.clear()
         self._release_waiters()
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
+        if self._closer is not None:
+            await self._closer
 
     async def _flush(self) -> None:
         try:
@@ -111,7 +115,7 @@ class Outbox:
         if self._on_overflow is not None:
             self._on_overflow()
         log.warning("closing a slow consumer: more than %d bytes unsent", self._max_bytes)
-        asyncio.get_running_loop().create_task(self._close_slow_consumer())
+        self._closer = asyncio.get_running_loop().create_task(self._close_slow_consumer())
 
     async def _close_slow_consumer(self) -> None:
         if self._flusher is not None:
