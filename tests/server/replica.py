@@ -80,13 +80,17 @@ class Replica:
         self._pump = asyncio.create_task(self._run(ws))
         return opened
 
-    async def detach(self) -> None:
-        """Stop reading and close the socket; unacknowledged ops stay in the OT state."""
+    async def stop_reading(self) -> None:
+        """Leave what the server sends unread (so acks can be lost with the socket)."""
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
             self._pump = None
+
+    async def detach(self) -> None:
+        """Stop reading and close the socket; unacknowledged ops stay in the OT state."""
+        await self.stop_reading()
         if self.ws is not None:
             await self.ws.close()
             self.ws = None
