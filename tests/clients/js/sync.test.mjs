@@ -1,0 +1,204 @@
+// CoDocument's protocol logic (open, catch-up, submit/ack, resubmission after a reconnect) in a
+// simulation: several documents talk to an in-process reference server that follows protocol v1
+// (transform to head, exactly-once per client and seq, catch-up from a version), over ordered
+// links whose deliveries interleave at random and that drop whatever is in flight when they go down.
+// Every run must converge (ot.js test-client-server.js, plus lost connections).
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { CoDocument } from "../../../clients/js/coedit.js";
+import { TextOperation, transform } from "../../../clients/js/ot.js";
+import { codePointLength } from "../../../clients/js/unicode.js";
+
+/** The server side of protocol v1 for one document, as docs/protocol.md specifies it. */
+class ReferenceServer {
+  constructor() {
+    this.text = "";
+    this.log = []; // {version, op, client, seq}
+    this.links = new Set();
+  }
+
+  receive(link, message) {
+    if (message.type === "open") {
+      const opened = { type: "opened", doc: message.doc, version: this.log.length, presence: [] };
+      if (message.version === undefined) opened.text = this.text;
+      else opened.ops = this.log.slice(message.version).map((e) => this._entry(e));
+      link.open = true;
+      link.down.push(opened);
+    } else if (message.type === "submit") {
+      this._submit(link, message);
+    }
+  }
+
+  _submit(link, { doc, version, seq, op }) {
+    const done = this.log.find((e) => e.client === link.clientId && e.seq === seq);
+    if (done) {
+      link.down.push({ type: "ack", doc, version: done.version, seq, duplicate: true });
+      return;
+    }
+    let rebased = new TextOperation(op);
+    for (const entry of this.log.slice(version)) [rebased] = transform(rebased, entry.op);
+    this.text = rebased.apply(this.text);
+    const entry = { version: this.log.length + 1, op: rebased, client: link.clientId, seq };
+    this.log.push(entry);
+    for (const other of this.links) {
+      if (other !== link && other.open) other.down.push({ type: "op", doc, ...this._entry(entry) });
+    }
+    link.down.push({ type: "ack", doc, version: entry.version, seq });
+  }
+
+  _entry({ version, op, client, seq }) {
+    return { version, op: op.toJSON(), client, seq, user: null };
+  }
+}
+
+/** One client: a CoDocument over a link that can go down, losing what is in flight. */
+class Peer {
+  constructor(server, clientId) {
+    this.server = server;
+    this.clientId = clientId;
+    this.presenceIntervalMs = 0;
+    this.link = null;
+    this.doc = new CoDocument(this, "sim");
+  }
+
+  get online() {
+    return this.link !== null;
+  }
+
+  connect() {
+    this.link = { clientId: this.clientId, up: [], down: [], open: false };
+    this.server.links.add(this.link);
+    this.doc._connected();
+  }
+
+  disconnect() {
+    this.server.links.delete(this.link);
+    this.link = null;
+    this.doc._disconnected();
+  }
+
+  // The transport side of the connection interface CoDocument uses.
+  _send(message) {
+    if (!this.link) return false;
+    this.link.up.push(message);
+    return true;
+  }
+
+  _forget() {}
+}
+
+function randomEdit(random, text) {
+  const length = codePointLength(text);
+  const at = Math.floor(random() * (length + 1));
+  const remove = Math.min(length - at, Math.floor(random() * 3));
+  const pieces = ["a", "b", " ", "\n", "😀", "👍🏽", "中"];
+  const insert = Array.from({ length: Math.floor(random() * 3) }, () => pieces[Math.floor(random() * pieces.length)]).join("");
+  return TextOperation.fromEdit(at, remove, insert);
+}
+
+function seeded(seed) {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+function run(seed, steps) {
+  const random = seeded(seed);
+  const server = new ReferenceServer();
+  const peers = [new Peer(server, "c-a"), new Peer(server, "c-b"), new Peer(server, "c-c")];
+  for (const peer of peers) peer.connect();
+  for (let step = 0; step < steps; step++) {
+    const peer = peers[Math.floor(random() * peers.length)];
+    const roll = random();
+    if (roll < 0.35) {
+      if (peer.doc.version !== null) peer.doc.applyLocal(randomEdit(random, peer.doc.text));
+    } else if (roll < 0.6) {
+      if (peer.link?.up.length) server.receive(peer.link, peer.link.up.shift());
+    } else if (roll < 0.9) {
+      if (peer.link?.down.length) peer.doc._receive(peer.link.down.shift());
+    } else if (roll < 0.95) {
+      if (peer.online) peer.disconnect();
+    } else if (!peer.online) {
+      peer.connect();
+    }
+  }
+  // Quiesce: everyone back online, every message delivered.
+  for (const peer of peers) if (!peer.online) peer.connect();
+  for (let busy = true; busy;) {
+    busy = false;
+    for (const peer of peers) {
+      while (peer.link.up.length) {
+        server.receive(peer.link, peer.link.up.shift());
+        busy = true;
+      }
+      while (peer.link.down.length) {
+        peer.doc._receive(peer.link.down.shift());
+        busy = true;
+      }
+    }
+  }
+  return { server, peers };
+}
+
+describe("CoDocument against a reference server, with lost connections", () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    test(`seed ${seed} converges`, () => {
+      const { server, peers } = run(seed, 600);
+      assert.ok(server.log.length > 20, `only ${server.log.length} ops committed`);
+      for (const peer of peers) {
+        assert.equal(peer.doc.text, server.text, `${peer.clientId} diverged`);
+        assert.equal(peer.doc.version, server.log.length, `${peer.clientId} version`);
+        assert.equal(peer.doc.pendingCount, 0, `${peer.clientId} still has pending ops`);
+      }
+      // Exactly once: no client's seq was committed twice.
+      const keys = server.log.map((e) => `${e.client}/${e.seq}`);
+      assert.equal(new Set(keys).size, keys.length);
+    });
+  }
+
+  test("a missed ack found in the catch-up is not resubmitted", () => {
+    const server = new ReferenceServer();
+    const peer = new Peer(server, "c-a");
+    peer.connect();
+    server.receive(peer.link, peer.link.up.shift()); // open
+    peer.doc._receive(peer.link.down.shift()); // opened
+    peer.doc.applyLocal(TextOperation.fromEdit(0, 0, "hi 😀"));
+    server.receive(peer.link, peer.link.up.shift()); // submit: committed, ack in flight...
+    peer.disconnect(); // ...and lost
+    assert.equal(peer.doc.pendingCount, 1);
+    peer.connect();
+    const open = peer.link.up.shift();
+    assert.deepEqual(open, { type: "open", doc: "sim", version: 0 });
+    server.receive(peer.link, open);
+    peer.doc._receive(peer.link.down.shift()); // opened with our own op in `ops`
+    assert.equal(peer.doc.pendingCount, 0);
+    assert.equal(peer.doc.version, 1);
+    assert.deepEqual(peer.link.up, [], "nothing to resubmit");
+    assert.equal(peer.doc.text, "hi 😀");
+  });
+
+  test("an op lost on the way is resubmitted with its original seq", () => {
+    const server = new ReferenceServer();
+    const peer = new Peer(server, "c-a");
+    peer.connect();
+    server.receive(peer.link, peer.link.up.shift());
+    peer.doc._receive(peer.link.down.shift());
+    peer.doc.applyLocal(TextOperation.fromEdit(0, 0, "👍🏽"));
+    const [submit] = peer.link.up;
+    peer.disconnect(); // the submit never reached the server
+    peer.doc.applyLocal(TextOperation.fromEdit(2, 0, "!")); // typed while offline: buffered
+    assert.equal(peer.doc.pendingCount, 2);
+    peer.connect();
+    server.receive(peer.link, peer.link.up.shift());
+    peer.doc._receive(peer.link.down.shift());
+    const resubmit = peer.link.up.shift();
+    assert.deepEqual(resubmit, submit);
+    server.receive(peer.link, resubmit);
+    peer.doc._receive(peer.link.down.shift()); // ack: the buffer goes out with the next seq
+    assert.deepEqual(peer.link.up.shift(), { type: "submit", doc: "sim", version: 1, seq: 2, op: [2, "!"] });
+  });
+});
