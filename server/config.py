@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from server.auth.settings import AuthSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +51,4 @@ class Settings:
     hub: HubSettings = HubSettings()
     heartbeat_seconds: float = 30.0
     shutdown_timeout: float = 10.0
+    auth: AuthSettings = field(default_factory=AuthSettings)  # no key source: dev mode

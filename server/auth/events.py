@@ -1,0 +1,48 @@
+"""Audit log entries: who did what, when, from where, to which object. Plain data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from server.auth.acl import Resource
+
+
+class AuditKind(StrEnum):
+    """The kinds of event the audit log records (other components may add their own strings)."""
+
+    DOC_OPENED = "doc.opened"
+    OP_COMMITTED = "op.committed"
+    ACL_CHANGED = "acl.changed"
+    ENTITY_WRITTEN = "entity.written"
+    AUTH_FAILED = "auth.failed"
+    ACCESS_DENIED = "access.denied"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One event. ``id`` is assigned by the store, increasing in the order entries were recorded."""
+
+    kind: str
+    time: float  # Unix seconds
+    user: str | None
+    remote: str | None  # the client's address as the server saw it
+    resource: Resource | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The REST form: ``{"id", "time", "kind", "user", "remote", "doc"|"collection", ...}``."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "time": self.time,
+            "kind": self.kind,
+            "user": self.user,
+            "remote": self.remote,
+        }
+        if self.resource is not None:
+            body[self.resource.kind.value] = self.resource.id
+        body["detail"] = dict(self.detail)
+        return body

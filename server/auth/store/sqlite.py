@@ -1,0 +1,204 @@
+"""Access control state in its own SQLite file (``auth.db`` beside the op log's ``coedit.db``).
+
+A separate file keeps audit writes from queueing behind the op log's write lock. Every call runs
+on one private thread with one connection, so SQLite never sees two writers from this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from server.auth.acl import AccessList, Resource
+from server.auth.events import AuditEntry
+from server.auth.store._codec import (
+    AuditRow,
+    decode_acl,
+    decode_entry,
+    encode_acl,
+    encode_entry,
+)
+from server.auth.store.base import AclChange
+from server.storage import StorageError
+
+T = TypeVar("T")
+
+_SCHEMA = """
+BEGIN;
+CREATE TABLE IF NOT EXISTS acl (
+    kind       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS client_bindings (
+    doc_id    TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    "user"    TEXT NOT NULL,
+    bound_at  REAL NOT NULL,
+    PRIMARY KEY (doc_id, client_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    "time"      REAL NOT NULL,
+    kind        TEXT NOT NULL,
+    "user"      TEXT,
+    remote      TEXT,
+    object_kind TEXT,
+    object_id   TEXT,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_object ON audit (object_kind, object_id, id);
+COMMIT;
+"""
+_AUDIT_COLUMNS = 'id, "time", kind, "user", remote, object_kind, object_id, detail'
+
+
+class SqliteAuthStore:
+    """An ``AuthStore`` in one SQLite file."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        self._path = Path(path)
+        self._synchronous = "NORMAL" if synchronous.upper() == "NORMAL" else "FULL"
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="coedit-auth-sqlite")
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    async def open(self) -> None:
+        self._conn = await self._run(partial(_connect, self._path, self._synchronous))
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._run(conn.close)
+        self._thread.shutdown(wait=False)
+
+    async def get_acl(self, resource: Resource) -> AccessList | None:
+        return await self._call(partial(_get_acl, resource=resource))
+
+    async def update_acl(self, resource: Resource, change: AclChange) -> AccessList | None:
+        return await self._call(partial(_transact, work=partial(_update_acl, r=resource, f=change)))
+
+    async def bind_client(self, doc_id: str, client_id: str, user: str) -> str:
+        work = partial(_bind_client, doc_id=doc_id, client_id=client_id, user=user)
+        return await self._call(partial(_transact, work=work))
+
+    async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        rows = [encode_entry(entry) for entry in entries]
+        await self._call(partial(_transact, work=partial(_append_audit, rows=rows)))
+
+    async def read_audit(
+        self, resource: Resource | None, after: int, limit: int
+    ) -> list[AuditEntry]:
+        rows = await self._call(partial(_read_audit, resource=resource, after=after, limit=limit))
+        return [decode_entry(row) for row in rows]
+
+    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise StorageError(f"auth store {self._path} is not open")
+        return await self._run(partial(work, conn))
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, partial(_mapped, self._path, work))
+
+
+# -- everything below runs on the store's thread ----------------------------------------------
+
+
+def _mapped(path: Path, work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"auth store {path}: {exc}") from exc
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.executescript(_SCHEMA)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _transact(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _get_acl(conn: sqlite3.Connection, resource: Resource) -> AccessList | None:
+    row = conn.execute(
+        "SELECT body FROM acl WHERE kind = ? AND id = ?", (resource.kind.value, resource.id)
+    ).fetchone()
+    return decode_acl(None if row is None else row[0])
+
+
+def _update_acl(conn: sqlite3.Connection, r: Resource, f: AclChange) -> AccessList | None:
+    current = _get_acl(conn, r)
+    changed = f(current)
+    if changed is None or changed == current:
+        return current
+    conn.execute(
+        "INSERT INTO acl (kind, id, body, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, "
+        "updated_at = excluded.updated_at",
+        (r.kind.value, r.id, encode_acl(changed), time.time()),
+    )
+    return changed
+
+
+def _bind_client(conn: sqlite3.Connection, doc_id: str, client_id: str, user: str) -> str:
+    conn.execute(
+        'INSERT INTO client_bindings (doc_id, client_id, "user", bound_at) VALUES (?, ?, ?, ?) '
+        "ON CONFLICT (doc_id, client_id) DO NOTHING",
+        (doc_id, client_id, user, time.time()),
+    )
+    row = conn.execute(
+        'SELECT "user" FROM client_bindings WHERE doc_id = ? AND client_id = ?', (doc_id, client_id)
+    ).fetchone()
+    return str(row[0])
+
+
+def _append_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
+    conn.executemany(
+        'INSERT INTO audit ("time", kind, "user", remote, object_kind, object_id, detail) '
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _read_audit(
+    conn: sqlite3.Connection, resource: Resource | None, after: int, limit: int
+) -> list[tuple[object, ...]]:
+    if resource is None:
+        sql = f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?"
+        return conn.execute(sql, (after, limit)).fetchall()
+    sql = (
+        f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE object_kind = ? AND object_id = ? AND id > ? "
+        "ORDER BY id LIMIT ?"
+    )
+    return conn.execute(sql, (resource.kind.value, resource.id, after, limit)).fetchall()
