@@ -177,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _add_serve(commands)
+    from clients.python.cli import add_commands as add_client_commands
+
+    add_client_commands(commands)  # cat, edit, watch: the Python client (clients/python/cli.py)
     return parser
 
 

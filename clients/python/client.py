@@ -12,6 +12,7 @@ import aiohttp
 from clients.python.backoff import Backoff
 from clients.python.connection import Connection
 from clients.python.document import Document
+from clients.python.errors import CoeditError
 from clients.python.events import Status, status_of
 from clients.python.notify import Broadcast, Notifier, Subscription
 from clients.python.outbox import MEMORY, Outbox
@@ -87,6 +88,13 @@ class CoeditClient:
     async def wait_status(self, status: Status) -> None:
         """Wait until the status is ``status`` (bound it with ``asyncio.timeout``)."""
         await self._status_changed.wait_for(lambda: self._status is status)
+
+    async def wait_failed(self) -> CoeditError:
+        """Wait until reconnecting cannot help any more (the server refused the token or the
+        protocol), and return why."""
+        await self._status_changed.wait_for(lambda: self.connection.failure is not None)
+        assert self.connection.failure is not None
+        return self.connection.failure
 
     # -- documents ----------------------------------------------------------------------------
 
