@@ -129,7 +129,7 @@ class Session:
         if self.client_id:
             raise ProtocolError(ErrorCode.ALREADY_HANDSHAKEN, "hello was already received")
         protocol = message.get("protocol")
-        if protocol != PROTOCOL_VERSION:
+        if type(protocol) is not int or protocol != PROTOCOL_VERSION:  # true == 1 in Python
             self.close_code = CLOSE_UNSUPPORTED_PROTOCOL
             raise ProtocolError(
                 ErrorCode.UNSUPPORTED_PROTOCOL,

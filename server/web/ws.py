@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -43,6 +44,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 await session.receive_frame(message.data)
             if session.close_code is not None:
+                await _flushed(outbox)  # the error that explains the close goes out first
                 await ws.close(code=session.close_code, message=b"unsupported protocol")
             if outbox.overflowed:
                 break
@@ -53,3 +55,14 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         session.disconnect()
         await outbox.close()
     return ws
+
+
+async def _flushed(outbox: Outbox) -> None:
+    done = asyncio.get_running_loop().create_future()
+
+    def release() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    outbox.when_sent(release)
+    await done
