@@ -85,19 +85,24 @@ class Api:
 
     async def put(self, collection: str, record_id: str, data: Any, **headers: str) -> Answer:
         return await self.request(
-            "PUT", f"/v1/collections/{collection}/records/{record_id}", json=data,
+            "PUT",
+            f"/v1/collections/{collection}/records/{record_id}",
+            json=data,
             headers=_headers(headers),
         )
 
     async def patch(self, collection: str, record_id: str, data: Any, **headers: str) -> Answer:
         return await self.request(
-            "PATCH", f"/v1/collections/{collection}/records/{record_id}", json=data,
+            "PATCH",
+            f"/v1/collections/{collection}/records/{record_id}",
+            json=data,
             headers=_headers(headers),
         )
 
     async def delete(self, collection: str, record_id: str, **headers: str) -> Answer:
         return await self.request(
-            "DELETE", f"/v1/collections/{collection}/records/{record_id}",
+            "DELETE",
+            f"/v1/collections/{collection}/records/{record_id}",
             headers=_headers(headers),
         )
 
@@ -110,9 +115,7 @@ class Api:
         query = {k: str(v) for k, v in params.items() if k != "headers"}
         if since is not None:
             query["since"] = since
-        return await self.request(
-            "GET", "/v1/changes", params=query, headers=params.get("headers")
-        )
+        return await self.request("GET", "/v1/changes", params=query, headers=params.get("headers"))
 
     async def batch(self, writes: list[dict[str, Any]], **options: Any) -> Answer:
         headers = options.pop("headers", None)
