@@ -270,9 +270,10 @@ export class CoeditClient extends EventTarget {
     if (this.state === "closed") return;
     this._setState("offline");
     for (const doc of this._docs.values()) doc._disconnected();
+    clearTimeout(this._retryTimer);
+    if (globalThis.navigator?.onLine === false) return; // the "online" event reconnects
     const delay = backoffDelay(this._attempt, this._backoff);
     this._attempt += 1;
-    clearTimeout(this._retryTimer);
     this._retryTimer = setTimeout(() => this.connect(), delay);
   }
 

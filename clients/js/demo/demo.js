@@ -6,7 +6,7 @@
 
 import { CoeditClient } from "../coedit.js";
 import { CursorOverlay, describe } from "../overlay.js";
-import { TextareaBinding } from "../textarea.js";
+import { selectionOf, TextareaBinding } from "../textarea.js";
 import { codePointLength, toUtf16 } from "../unicode.js";
 
 const DOC_ID = /^[A-Za-z0-9_:@-][A-Za-z0-9._:@-]{0,199}$/;
@@ -159,6 +159,12 @@ function lineAndColumn(text, index) {
   return `Ln ${lines.length}, Col ${codePointLength(lines[lines.length - 1]) + 1}`;
 }
 
+/** Where a cursor is: "Ln 3, Col 7", plus the size of its selection. */
+function where(text, [anchor, head]) {
+  const selected = Math.abs(head - anchor);
+  return lineAndColumn(text, head) + (selected ? ` · ${selected} selected` : "");
+}
+
 function personItem({ name, color }, where, isMe, client) {
   const li = document.createElement("li");
   li.className = "person";
@@ -184,12 +190,10 @@ function personItem({ name, color }, where, isMe, client) {
 
 function renderPeople() {
   const doc = session?.doc;
-  const items = [personItem(me, client.user ? `signed in as ${client.user}` : "editing", true, null)];
+  const mine = doc && doc.version !== null ? where(doc.text, selectionOf(els.text)) : "joining…";
+  const items = [personItem(me, mine, true, null)];
   for (const presence of doc?.presence.values() ?? []) {
-    const [anchor, head] = presence.cursor;
-    const selected = Math.abs(head - anchor);
-    const where = lineAndColumn(doc.text, head) + (selected ? ` · ${selected} selected` : "");
-    items.push(personItem(describe(presence), where, false, presence.client));
+    items.push(personItem(describe(presence), where(doc.text, presence.cursor), false, presence.client));
   }
   els.people.replaceChildren(...items);
   els.peopleCount.textContent = String(items.length);
@@ -246,6 +250,9 @@ client.addEventListener("state", () => {
   renderPeople();
 });
 client.addEventListener("error", (event) => console.warn("coedit:", event.detail));
+document.addEventListener("selectionchange", () => {
+  if (document.activeElement === els.text) renderPeople();
+});
 
 const initial = decodeURIComponent(location.hash.slice(1));
 applyMe();
