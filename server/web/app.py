@@ -17,7 +17,7 @@ from server.observability import METRICS, Metrics
 from server.observability.install import install as install_observability
 from server.storage import DocumentStore
 from server.storage._group_commit import BatchHook
-from server.web import docs_api, health
+from server.web import docs_api, health, static
 from server.web.errors import error_middleware
 from server.web.keys import AUTHENTICATE, HUB, SESSIONS, SETTINGS, STORE
 from server.web.ws import websocket
@@ -77,6 +77,7 @@ def make_app(
     app.router.add_get("/v1/ws", websocket)
     app.router.add_routes(docs_api.routes)
     app.router.add_routes(health.routes)
+    app.router.add_routes(static.routes)  # the browser client and its demo page
     app.cleanup_ctx.append(_hub_context)
     app.on_shutdown.append(_shutdown)
     return app
