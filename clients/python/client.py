@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 
 from clients.python.backoff import Backoff
 from clients.python.connection import Connection
 from clients.python.document import Document
+from clients.python.entities import EntitySync
+from clients.python.entity_store import EntityStore
 from clients.python.errors import CoeditError
 from clients.python.events import Status, status_of
 from clients.python.notify import Broadcast, Notifier, Subscription
@@ -54,6 +57,8 @@ class CoeditClient:
             on_change=self._changed,
         )
         self._documents: dict[str, Document] = {}
+        self._token = token
+        self._entities: EntitySync | None = None
         self._status = Status.OFFLINE
         self._statuses: Broadcast[Status] = Broadcast()
         self._status_changed = Notifier()
@@ -79,7 +84,8 @@ class CoeditClient:
     @property
     def outbox_depth(self) -> int:
         """Local ops not yet acknowledged, over every open document."""
-        return sum(doc.pending_count for doc in self._documents.values())
+        depth = sum(doc.pending_count for doc in self._documents.values())
+        return depth + (self._entities.depth if self._entities is not None else 0)
 
     def statuses(self) -> Subscription[Status]:
         """Every status change from now on."""
@@ -124,10 +130,42 @@ class CoeditClient:
                 raise
         return doc
 
+    def records(self, collections: list[str], **options: Any) -> EntitySync:
+        """Sync the records of ``collections`` (docs/entities.md): local writes are kept in the
+        outbox and pushed in batches, changes are pulled when the server hints at them. One
+        ``EntitySync`` per client; ``options`` go to its constructor (``batch_size``...)."""
+        if self._entities is not None:
+            raise RuntimeError("this client already syncs records; use client.entities")
+        store = EntityStore(self.outbox.db, self.client_id)
+        sync = EntitySync(
+            self.url,
+            store,
+            client_id=self.client_id,
+            token=self._token,
+            collections=collections,
+            backoff=self._backoff,
+            on_change=self._changed,
+            **options,
+        )
+        self._entities = sync
+        sync.attach(self.connection.send)
+        self.connection.listen(sync)
+        self.connection.start()
+        sync.start()
+        return sync
+
+    @property
+    def entities(self) -> EntitySync | None:
+        """The record sync started by ``records()``, if any."""
+        return self._entities
+
     async def close(self) -> None:
         """Close every document and the connection; the outbox keeps what is pending."""
         for doc in list(self._documents.values()):
             await doc.close()
+        if self._entities is not None:
+            self.connection.unlisten(self._entities)
+            await self._entities.close()
         await self.connection.close()
         self._statuses.close()
         self.outbox.close()

@@ -35,13 +35,22 @@ HANDSHAKE_TIMEOUT = 10.0
 STABLE_SECONDS = 10.0  # a connection that lived this long resets the backoff
 
 
-class Handler(Protocol):
-    """What the connection drives: one open document (``clients.python.document.Document``)."""
+class Listener(Protocol):
+    """Something that follows the connection: told when it comes and goes, and given the
+    messages addressed to it."""
+
+    def connected(self) -> None: ...
+
+    def disconnected(self) -> None: ...
+
+    def receive(self, message: Message) -> None: ...
+
+
+class Handler(Listener, Protocol):
+    """One open document (``clients.python.document.Document``): gets the messages naming it."""
 
     @property
     def doc_id(self) -> str: ...
-
-    def connected(self) -> None: ...
 
     def disconnected(self) -> None: ...
 
@@ -83,6 +92,7 @@ class Connection:
         self._owns_session = session is None
         self._on_change = on_change
         self._handlers: dict[str, Handler] = {}
+        self._listeners: list[Listener] = []  # get the messages that name no document
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._queue: list[Message] = []
         self._unwritten = 0  # queued or being written
@@ -117,6 +127,16 @@ class Connection:
 
     def detach(self, doc_id: str) -> None:
         self._handlers.pop(doc_id, None)
+
+    def listen(self, listener: Listener) -> None:
+        """Give ``listener`` every message that names no document (change hints, errors)."""
+        self._listeners.append(listener)
+        if self.connected:
+            listener.connected()
+
+    def unlisten(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def send(self, *messages: Message) -> None:
         """Queue messages for the server. Offline they are dropped: on reconnect every document
@@ -200,8 +220,8 @@ class Connection:
         self._ws = ws
         writer = asyncio.create_task(self._write(ws))
         try:
-            for handler in list(self._handlers.values()):
-                handler.connected()
+            for follower in self._followers():
+                follower.connected()
             self._on_change()
             await self._read(ws)
         finally:
@@ -213,8 +233,8 @@ class Connection:
             await ws.close()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-            for handler in list(self._handlers.values()):
-                handler.disconnected()
+            for follower in self._followers():
+                follower.disconnected()
             self._on_change()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -235,8 +255,14 @@ class Connection:
         handler = self._handlers.get(doc) if isinstance(doc, str) else None
         if handler is not None:
             handler.receive(message)
-        elif message.get("type") == "error":
+            return
+        if message.get("type") == "error" and not isinstance(doc, str):
             log.warning("server error: %s: %s", message.get("code"), message.get("message"))
+        for listener in list(self._listeners):
+            listener.receive(message)
+
+    def _followers(self) -> list[Listener]:
+        return [*self._handlers.values(), *self._listeners]
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Send what is queued, everything queued in one turn as one frame (a JSON array)."""

@@ -68,3 +68,26 @@ class Rejected:
 
 
 Event = RemoteChange | PresenceChange | Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsChanged:
+    """Synced records changed locally: ``(collection, id)`` pairs. An id of ``""`` means the
+    whole collection was dropped (access lost); ``("*", "")`` that every record was (the feed
+    expired the cursor and sync starts over)."""
+
+    records: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRejected:
+    """The server refused a local record write for good; it left the outbox."""
+
+    collection: str
+    id: str
+    status: int
+    code: str
+    message: str
+
+
+EntityEvent = RecordsChanged | WriteRejected

@@ -48,10 +48,10 @@ class RestClient:
 
     async def document(self, doc: str) -> Snapshot | None:
         """The document's text and version, or ``None`` if it does not exist."""
-        status, body = await self._request("GET", f"/v1/docs/{doc}")
+        status, body = await self.request("GET", f"/v1/docs/{doc}")
         if status == 404:
             return None
-        _raise_for(status, body)
+        raise_for(status, body)
         return Snapshot(str(body["text"]), int(body["version"]))
 
     async def submit(
@@ -64,7 +64,7 @@ class RestClient:
         while True:
             last = attempt + 1 >= self._attempts
             try:
-                status, answer = await self._request("POST", f"/v1/docs/{doc}/ops", body)
+                status, answer = await self.request("POST", f"/v1/docs/{doc}/ops", body)
             except ConnectionFailed:
                 if last:
                     raise
@@ -73,15 +73,27 @@ class RestClient:
                 await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
                 continue
-            _raise_for(status, answer)
+            raise_for(status, answer)
             return Committed(int(answer["version"]), bool(answer.get("duplicate")))
 
-    async def _request(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
+        """One request; the status and the JSON object answered (``{}`` if none).
+        ``ConnectionFailed`` when the server cannot be reached."""
         try:
             async with self._session.request(
-                method, self._url + path, json=body, headers=self._headers
+                method,
+                self._url + path,
+                json=body,
+                params=params,
+                headers={**self._headers, **(headers or {})},
             ) as response:
                 try:
                     answer = await response.json(content_type=None)
@@ -95,7 +107,8 @@ class RestClient:
             ) from exc
 
 
-def _raise_for(status: int, body: dict[str, Any]) -> None:
+def raise_for(status: int, body: dict[str, Any]) -> None:
+    """Raise the ``ServerError`` a non-200 answer carries."""
     if status == 200:
         return
     error = body.get("error")
