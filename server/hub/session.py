@@ -175,7 +175,7 @@ class Session:
         seq = read_int(message, "seq", minimum=1, doc=doc_id)
         base = read_int(message, "version", doc=doc_id, seq=seq)
         op = read_op(message, max_op_chars=self._limits.max_op_chars, doc=doc_id, seq=seq)
-        doc = self._opened(doc_id)
+        doc = self._opened(doc_id, seq=seq)
         future = self._hub.submit(
             doc,
             origin=self,
@@ -208,13 +208,14 @@ class Session:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _opened(self, doc_id: str) -> Document:
+    def _opened(self, doc_id: str, seq: int | None = None) -> Document:
         doc = self._docs.get(doc_id)
         if doc is None:
             raise ProtocolError(
                 ErrorCode.DOC_NOT_OPEN,
                 f"document {doc_id!r} is not open on this connection",
                 doc=doc_id,
+                seq=seq,
             )
         return doc
 

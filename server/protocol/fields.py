@@ -81,6 +81,8 @@ def read_op(
     msg: dict[str, Any], *, max_op_chars: int, doc: str, seq: int | None = None
 ) -> TextOperation:
     """The ``op`` field, parsed strictly; too many inserted characters is ``op_too_large``."""
+    if msg.get("op") is None:
+        raise _invalid("op", "is missing", doc=doc, seq=seq)
     try:
         op = TextOperation.from_json(msg.get("op"))
     except InvalidOperation as exc:
