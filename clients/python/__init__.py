@@ -9,6 +9,7 @@ async for change in doc.changes():
 from clients.python.backoff import Backoff
 from clients.python.client import DEFAULT_URL, CoeditClient, open_document
 from clients.python.document import Document
+from clients.python.entities import EntitySync
 from clients.python.errors import (
     AuthenticationFailed,
     CoeditError,
@@ -17,7 +18,16 @@ from clients.python.errors import (
     ServerError,
     SyncError,
 )
-from clients.python.events import Event, PresenceChange, Rejected, RemoteChange, Status
+from clients.python.events import (
+    EntityEvent,
+    Event,
+    PresenceChange,
+    RecordsChanged,
+    Rejected,
+    RemoteChange,
+    Status,
+    WriteRejected,
+)
 from clients.python.outbox import Outbox
 
 __all__ = [
@@ -29,13 +39,17 @@ __all__ = [
     "ConnectionFailed",
     "Document",
     "DocumentClosed",
+    "EntityEvent",
+    "EntitySync",
     "Event",
     "Outbox",
     "PresenceChange",
+    "RecordsChanged",
     "Rejected",
     "RemoteChange",
     "ServerError",
     "Status",
     "SyncError",
+    "WriteRejected",
     "open_document",
 ]

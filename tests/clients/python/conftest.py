@@ -13,9 +13,15 @@ from aiohttp.test_utils import TestServer
 
 from clients.python import Backoff
 from server.config import Settings
+from server.entities.config import Collection, EntitiesConfig, Policy
 from server.web.app import make_app
 
 FAST = Backoff(initial=0.05, maximum=0.3)
+
+ENTITIES = EntitiesConfig.of(
+    Collection("tasks", fields={"count": Policy.COUNTER, "tags": Policy.SET}),
+    Collection("notes", require_precondition=True),
+)
 
 
 class LiveServer:
@@ -45,7 +51,10 @@ class LiveServer:
 @pytest.fixture
 async def live(tmp_path: Path) -> AsyncIterator[LiveServer]:
     settings = Settings(
-        data_dir=tmp_path / "data", sqlite_synchronous="NORMAL", heartbeat_seconds=5
+        data_dir=tmp_path / "data",
+        sqlite_synchronous="NORMAL",
+        heartbeat_seconds=5,
+        entities=ENTITIES,
     )
     server = LiveServer(settings)
     await server.start()
@@ -61,6 +70,17 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 async def get_doc(http: aiohttp.ClientSession, url: str, doc: str) -> dict[str, Any]:
     async with http.get(f"{url}/v1/docs/{doc}") as response:
+        assert response.status == 200, await response.text()
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def get_record(
+    http: aiohttp.ClientSession, url: str, collection: str, record_id: str
+) -> dict[str, Any] | None:
+    async with http.get(f"{url}/v1/collections/{collection}/records/{record_id}") as response:
+        if response.status == 404:
+            return None
         assert response.status == 200, await response.text()
         body: dict[str, Any] = await response.json()
         return body

@@ -1,12 +1,13 @@
-"""A replica process for the kill-and-resume tests: one document through the Python client,
-driven by JSON commands on stdin, one JSON answer per command on stdout.
+"""A replica process for the kill-and-resume tests: one document and the "tasks" records through
+the Python client, driven by JSON commands on stdin, one JSON answer per command on stdout.
 
     python -m tests.clients.python.replica URL DOC STORE
 
 Commands: {"cmd": "edit", "position", "delete", "insert"}, {"cmd": "state"},
-{"cmd": "wait_offline"}, {"cmd": "wait_synced"}, and {"cmd": "deafen"}: from then on no server
+{"cmd": "wait_offline"}, {"cmd": "wait_synced"}, {"cmd": "deafen"}: from then on no server
 message reaches the document, so what it submits is committed but never acknowledged here (as
-when a process dies between the commit and the ack).
+when a process dies between the commit and the ack); {"cmd": "increment", "id", "by"}: add to a
+task's counter, {"cmd": "records_synced"}.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import json
 import sys
 from typing import Any
 
-from clients.python import Backoff, Document, open_document
+from clients.python import Backoff, CoeditClient, Document, EntitySync
 
 
-def answer(doc: Document, **extra: Any) -> None:
+def answer(doc: Document, records: EntitySync, **extra: Any) -> None:
     state = {"text": doc.text, "version": doc.version, "pending": doc.pending_count}
-    print(json.dumps({**state, "open": doc.is_open, **extra}), flush=True)
+    entities = {"tasks": records.all("tasks"), "records_pending": records.depth}
+    print(json.dumps({**state, "open": doc.is_open, **entities, **extra}), flush=True)
 
 
-async def serve(doc: Document) -> None:
+async def serve(doc: Document, records: EntitySync) -> None:
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)
         if not line:
@@ -40,18 +42,24 @@ async def serve(doc: Document) -> None:
                 await doc.wait_synced()
             case "deafen":
                 doc._connection.detach(doc.doc_id)  # test-only: drop what the server sends
+            case "increment":
+                records.patch("tasks", command["id"], {"count": {"$inc": command["by"]}})
+            case "records_synced":
+                await records.wait_synced()
             case "state":
                 pass
-        answer(doc)
+        answer(doc, records)
 
 
 async def main(url: str, doc_id: str, store: str) -> None:
-    doc = await open_document(url, doc_id, store=store, backoff=Backoff(0.05, 0.3))
-    answer(doc, client=doc._sync.client_id, ready=True)
+    client = CoeditClient(url, store=store, backoff=Backoff(0.05, 0.3))
+    doc = await client.open(doc_id)
+    records = client.records(["tasks"])
+    answer(doc, records, client=client.client_id, ready=True)
     try:
-        await serve(doc)
+        await serve(doc, records)
     finally:
-        await doc.close()
+        await client.close()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from clients.python import open_document
-from tests.clients.python.conftest import LiveServer, get_doc, op_log
+from tests.clients.python.conftest import LiveServer, get_doc, get_record, op_log
 from tests.clients.python.processes import ReplicaProcess
 
 TIMEOUT = 15
@@ -102,3 +102,29 @@ async def test_an_op_committed_but_not_acknowledged_is_not_sent_again(
     counts = assert_exactly_once(await op_log(http, live.url, "k"))
     assert counts == {(client, 1): 1, ("rest", 1): 1}
     await watcher.close()
+
+
+async def test_record_writes_made_offline_survive_sigkill_and_apply_once(
+    live: LiveServer, http: aiohttp.ClientSession, tmp_path: Path, replicas: list[ReplicaProcess]
+) -> None:
+    store = tmp_path / "replica.db"
+    replica = await start(replicas, live, store)
+    await replica.read()
+    await replica.command("increment", id="c", by=1)
+    assert (await replica.command("records_synced"))["tasks"] == {"c": {"count": 1}}
+
+    await live.stop()
+    await replica.command("wait_offline")
+    for by in (10, 100):
+        state = await replica.command("increment", id="c", by=by)
+    assert (state["tasks"], state["records_pending"]) == ({"c": {"count": 111}}, 2)
+    await replica.kill()
+
+    await live.start()
+    replica = await start(replicas, live, store)
+    resumed = await replica.read()
+    assert resumed["records_pending"] == 2
+    synced = await replica.command("records_synced")
+    assert (synced["tasks"], synced["records_pending"]) == ({"c": {"count": 111}}, 0)
+    record = await get_record(http, live.url, "tasks", "c")
+    assert record is not None and (record["data"], record["version"]) == ({"count": 111}, 3)
