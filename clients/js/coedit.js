@@ -58,7 +58,8 @@ export function backoffDelay(attempt, { initialMs = 500, maxMs = 15_000 } = {}, 
  * CustomEvent whose detail is the error message).
  *
  * `token` is a string or a function (sync or async) returning one; a function is called for
- * every hello and every `refreshToken()`, so it can fetch a fresh token each time.
+ * every hello and every `refreshToken()`, so it can fetch a fresh token each time. When the
+ * server says when the token expires, a provider's token is refreshed (`auth`) before then.
  */
 export class CoeditClient extends EventTarget {
   constructor({
@@ -90,7 +91,9 @@ export class CoeditClient extends EventTarget {
     this._pingTimer = null;
     this._lastFrameAt = 0;
     this._pingId = 0;
+    this._refreshTimer = null;
     this._docs = new Map();
+    this._lastSeqs = new Map(); // doc id → last seq used, for documents closed and reopened
     this._onOnline = () => this._reconnectNow();
     this._onOffline = () => this._drop("the browser went offline");
     if (typeof globalThis.addEventListener === "function") {
@@ -131,7 +134,7 @@ export class CoeditClient extends EventTarget {
   open(id) {
     let doc = this._docs.get(id);
     if (!doc) {
-      doc = new CoDocument(this, id);
+      doc = new CoDocument(this, id, this._lastSeqs.get(id) ?? 0);
       this._docs.set(id, doc);
       if (this.state === "online") doc._connected();
     }
@@ -151,8 +154,13 @@ export class CoeditClient extends EventTarget {
     return true;
   }
 
-  _forget(doc) {
+  /**
+   * A closed document. Its last seq is kept: the server remembers every (client, doc, seq), so a
+   * reopened document must number on from there, or its first ops would pass for duplicates.
+   */
+  _forget(doc, lastSeq) {
     if (this._docs.get(doc.id) === doc) this._docs.delete(doc.id);
+    this._lastSeqs.set(doc.id, Math.max(lastSeq, this._lastSeqs.get(doc.id) ?? 0));
   }
 
   async _currentToken() {
@@ -164,7 +172,7 @@ export class CoeditClient extends EventTarget {
     try {
       token = await this._currentToken();
     } catch (error) {
-      this._emitError({ code: "token_unavailable", message: `token provider failed: ${error}` });
+      this._tokenFailed(error);
       this._drop("no token");
       return;
     }
@@ -193,8 +201,11 @@ export class CoeditClient extends EventTarget {
         return;
       case "pong":
         return;
+      case "authed":
+        this._scheduleRefresh(message.expires);
+        return;
       case "error":
-        if (message.code === "token_expired") this.refreshToken();
+        if (message.code === "token_expired") this.refreshToken().catch((e) => this._tokenFailed(e));
         if (message.doc === undefined || !this._docs.has(message.doc)) {
           this._emitError(message);
           return;
@@ -213,6 +224,7 @@ export class CoeditClient extends EventTarget {
     this._setState("online");
     this.dispatchEvent(new CustomEvent("welcome", { detail: message }));
     this._schedulePing();
+    this._scheduleRefresh(message.expires);
     for (const doc of this._docs.values()) doc._connected();
   }
 
@@ -232,6 +244,24 @@ export class CoeditClient extends EventTarget {
       this._send({ type: "ping", id: this._pingId });
       this._schedulePing();
     }, this._pingIntervalMs);
+  }
+
+  /**
+   * Refresh the token before it expires (`expires`: Unix seconds, from welcome or authed): the
+   * server closes a connection whose token ran out with 4001. Only a token provider can refresh.
+   */
+  _scheduleRefresh(expires) {
+    clearTimeout(this._refreshTimer);
+    if (typeof expires !== "number" || typeof this._token !== "function") return;
+    const remaining = expires * 1000 - Date.now();
+    const delay = Math.max(1000, Math.min(remaining - 30_000, remaining * 0.8));
+    this._refreshTimer = setTimeout(() => {
+      if (this.state === "online") this.refreshToken().catch((error) => this._tokenFailed(error));
+    }, delay);
+  }
+
+  _tokenFailed(error) {
+    this._emitError({ code: "token_unavailable", message: `token provider failed: ${error}` });
   }
 
   _closed(ws, code, reason) {
@@ -256,6 +286,7 @@ export class CoeditClient extends EventTarget {
     const ws = this._ws;
     this._ws = null;
     clearTimeout(this._pingTimer);
+    clearTimeout(this._refreshTimer);
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = null;
     try {
@@ -267,6 +298,7 @@ export class CoeditClient extends EventTarget {
 
   _disconnected() {
     clearTimeout(this._pingTimer);
+    clearTimeout(this._refreshTimer);
     if (this.state === "closed") return;
     this._setState("offline");
     for (const doc of this._docs.values()) doc._disconnected();
@@ -306,7 +338,7 @@ export class CoeditClient extends EventTarget {
  * - "error": the server rejected something; `detail` is its error message.
  */
 export class CoDocument extends EventTarget {
-  constructor(connection, id) {
+  constructor(connection, id, lastSeq = 0) {
     super();
     this.connection = connection;
     this.id = id;
@@ -314,6 +346,7 @@ export class CoDocument extends EventTarget {
     /** Other clients' presence: client id → {client, user, info, cursor: [anchor, head]}. */
     this.presence = new Map();
     this._client = null;
+    this._lastSeq = lastSeq; // where seq numbering starts when the document is first opened
     this._open = false; // opened on the current socket
     this._rebaseOnReload = true;
     this._localCursor = null;
@@ -383,7 +416,7 @@ export class CoDocument extends EventTarget {
   close() {
     if (this._open) this.connection._send({ type: "close", doc: this.id });
     this._disconnected();
-    this.connection._forget(this);
+    this.connection._forget(this, this._client ? this._client.lastSeq : this._lastSeq);
   }
 
   // -- connection lifecycle -----------------------------------------------------------------
@@ -531,7 +564,7 @@ export class CoDocument extends EventTarget {
     this._emit("beforechange");
     const before = this.text;
     const old = this._client;
-    this._client = new Client(version, old ? old.lastSeq : 0);
+    this._client = new Client(version, old ? old.lastSeq : this._lastSeq);
     this.text = text;
     if (old && this._rebaseOnReload && old.pendingCount) {
       // Without the history the pending edits cannot be transformed; applying them to the new

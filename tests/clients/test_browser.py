@@ -277,3 +277,28 @@ async def test_presence_shows_the_other_cursor(browser, coedit, record_property)
     await alice.page.screenshot(path=str(path))
     record_property("screenshot", str(path))
     print(f"demo screenshot: {path}")
+
+
+async def test_switching_documents_and_back_keeps_editing(browser, coedit) -> None:
+    """Reopening a document on the same connection must not reuse seqs the server has seen."""
+    alice = await arrive(browser, coedit, "e2e-first", "Alice", "#e5484d")
+
+    async def switch_to(doc: str) -> None:
+        await alice.page.fill("#doc-name", doc)
+        await alice.page.press("#doc-name", "Enter")
+        await alice.page.wait_for_function(
+            "(doc) => window.coedit.doc.id === doc && window.coedit.doc.isOpen", arg=doc
+        )
+        await alice.page.click("#text")
+        await alice.page.keyboard.press("Control+End")
+
+    await alice.page.click("#text")
+    await alice.page.keyboard.type("one 😀 ")
+    await converge(coedit, "e2e-first", alice)
+    await switch_to("e2e-second")
+    await alice.page.keyboard.type("elsewhere")
+    assert await converge(coedit, "e2e-second", alice) == "elsewhere"
+    await switch_to("e2e-first")
+    await alice.page.keyboard.type("two")
+    assert await converge(coedit, "e2e-first", alice) == "one 😀 two"
+    assert await alice.page.locator("#recent a").all_inner_texts() == ["e2e-first", "e2e-second"]

@@ -181,6 +181,31 @@ describe("CoDocument against a reference server, with lost connections", () => {
     assert.equal(peer.doc.text, "hi 😀");
   });
 
+  test("a reopened document numbers its submissions on from the last seq", () => {
+    const server = new ReferenceServer();
+    const peer = new Peer(server, "c-a");
+    peer.connect();
+    const exchange = () => {
+      while (peer.link.up.length || peer.link.down.length) {
+        if (peer.link.up.length) server.receive(peer.link, peer.link.up.shift());
+        else peer.doc._receive(peer.link.down.shift());
+      }
+    };
+    exchange();
+    peer.doc.applyLocal(TextOperation.fromEdit(0, 0, "one "));
+    exchange();
+    const lastSeq = peer.doc._client.lastSeq;
+    peer.doc = new CoDocument(peer, "sim", lastSeq); // closed and opened again on this client
+    peer.doc._connected();
+    exchange();
+    peer.doc.applyLocal(TextOperation.fromEdit(4, 0, "two"));
+    const [submit] = peer.link.up;
+    assert.equal(submit.seq, lastSeq + 1);
+    exchange();
+    assert.equal(peer.doc.pendingCount, 0);
+    assert.equal(server.text, "one two");
+  });
+
   test("an op lost on the way is resubmitted with its original seq", () => {
     const server = new ReferenceServer();
     const peer = new Peer(server, "c-a");
