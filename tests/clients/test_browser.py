@@ -230,7 +230,7 @@ async def test_pages_survive_a_server_restart(browser, coedit) -> None:
     assert text == "before 🇺🇸 while down 😀"
 
 
-async def test_presence_shows_the_other_cursor(browser, coedit, record_property) -> None:
+async def test_presence_shows_the_other_cursor(browser, coedit, record_property, capsys) -> None:
     doc = "e2e-presence"
     alice = await arrive(browser, coedit, doc, "Alice", "#e5484d")
     bob = await arrive(browser, coedit, doc, "Bob", "#0090ff")
@@ -276,7 +276,8 @@ async def test_presence_shows_the_other_cursor(browser, coedit, record_property)
     path = SCREENSHOTS / "demo.png"
     await alice.page.screenshot(path=str(path))
     record_property("screenshot", str(path))
-    print(f"demo screenshot: {path}")
+    with capsys.disabled():  # shown in the CI log, not captured
+        print(f"\ndemo screenshot: {path}")
 
 
 async def test_switching_documents_and_back_keeps_editing(browser, coedit) -> None:
