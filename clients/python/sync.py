@@ -232,7 +232,8 @@ class DocumentSync:
             self._finish_resync(committed=False)
             return
         # Was the op in flight committed before the history was lost? Resubmitting it with its
-        # seq tells: a duplicate ack if it was; an error (its base is gone) if it was not.
+        # seq tells: a duplicate ack or seq_out_of_order if it was; an error about its base
+        # (resync_required, version_from_future) if it was not.
         self.phase = Phase.PROBING
         self._resync.probe_seq = submission.seq
         self._send_submit(submission)
@@ -269,7 +270,9 @@ class DocumentSync:
         code, seq = str(message.get("code")), message.get("seq")
         resync = self._resync
         if self.phase is Phase.PROBING and resync is not None and seq == resync.probe_seq:
-            self._finish_resync(committed=False)
+            # seq_out_of_order: the server has committed this seq or a later one of ours; we
+            # never send a later one before this one is acknowledged, so this one it is.
+            self._finish_resync(committed=code == "seq_out_of_order")
         elif self.phase is Phase.OPENING and seq is None:
             self._open_failed(message)
         elif seq is not None and self._client is not None and seq == self._client.outstanding_seq:
@@ -329,8 +332,8 @@ class DocumentSync:
         code = str(message.get("code"))
         if code in RETRYABLE:
             self.wants_retry = True
-        elif code in RESYNC:
-            self._start_resync()
+        elif code in RESYNC or code == "seq_out_of_order":
+            self._start_resync()  # seq_out_of_order: it was committed, we missed it (see probe)
         else:
             self._reject(code, str(message.get("message", "")))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from clients.python import Backoff
@@ -41,6 +42,11 @@ class LiveServer:
         await server.start_server()
         self.port = server.port
         self._server = server
+
+    @property
+    def app(self) -> web.Application:
+        assert self._server is not None, "the server is stopped"
+        return self._server.app
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -235,3 +235,19 @@ def test_open_failure_is_reported() -> None:
     sync.receive({"type": "error", "doc": "d", "code": "forbidden", "message": "no"})
     assert sync.phase is Phase.CLOSED
     assert sync.failure is not None and sync.failure.code == "forbidden"
+
+
+def test_resync_takes_seq_out_of_order_as_committed() -> None:
+    sync = _resyncing(committed=True)
+    sync.receive({"type": "error", "doc": "d", "seq": 5, "code": "seq_out_of_order"})
+    assert sync.text == "?<abc!-"
+    assert sync.messages_to_send() == [submit(10, 6, ["?"])]
+
+
+def test_seq_out_of_order_for_the_op_in_flight_starts_a_resync() -> None:
+    sync = fresh("abc")
+    sync.edit(TextOperation([3, "!"]))
+    sync.messages_to_send()
+    sync.receive({"type": "error", "doc": "d", "seq": 1, "code": "seq_out_of_order"})
+    assert sync.messages_to_send() == [{"type": "open", "doc": "d"}]
+    assert sync.text == "abc!"  # nothing is undone: the op was committed, its ack was lost
