@@ -381,7 +381,8 @@ class Hub:
         if pending.base_version > head:
             raise self._future_version(doc, pending.base_version, head)
         since = [c.op for c in await self._ops_since(doc, pending.base_version)]
-        since.extend(c.op for c in batch)
+        # only the batch's ops after the base: a base inside the batch has seen the ones before
+        since.extend(c.op for c in batch if c.version > pending.base_version)
         base_length = length - sum(op.length_delta for op in since)
         if pending.op.base_length > base_length:
             raise ProtocolError(
