@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
 
+from server.auth.guard import Guard, OpenGuard
 from server.config import Limits
 from server.hub.document import Document
 from server.hub.hub import Ack, Hub
@@ -32,14 +34,8 @@ from server.protocol.fields import (
 log = logging.getLogger(__name__)
 
 CLOSE_UNSUPPORTED_PROTOCOL = 4000
+CLOSE_UNAUTHORIZED = 4001
 MAX_PRESENCE_INFO_BYTES = 1024
-
-Authenticate = Callable[[Any], Awaitable[str | None]]
-
-
-async def anonymous(token: Any) -> str | None:
-    """The authenticator of a server without authentication: everyone is anonymous."""
-    return None
 
 
 class Session:
@@ -51,16 +47,19 @@ class Session:
         limits: Limits,
         send: Callable[[bytes], None],
         *,
-        authenticate: Authenticate = anonymous,
+        guard: Guard | None = None,
         when_sent: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.client_id = ""
         self.user: str | None = None
         self.close_code: int | None = None  # set when the transport must close the connection
+        self.close_reason = ""
         self._hub = hub
         self._limits = limits
         self._send = send
-        self._authenticate = authenticate
+        # Access control: authentication, roles, abuse limits, audit (server/auth).
+        self._guard: Guard = guard if guard is not None else OpenGuard()
+        self._guard.attach(self._send_error, self._revoke)
         self._when_sent = when_sent
         self._docs: dict[str, Document] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
@@ -70,6 +69,7 @@ class Session:
             "submit": self._submit,
             "presence": self._presence,
             "ping": self._ping,
+            "auth": self._auth,
         }
 
     def deliver(self, message: bytes) -> None:
@@ -99,6 +99,7 @@ class Session:
     async def receive(self, message: dict[str, Any]) -> None:
         """Handle one decoded message; every failure becomes an ``error`` message."""
         try:
+            self._guard.admit(message)
             kind = message.get("type")
             handler = self._handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
@@ -122,6 +123,7 @@ class Session:
         for doc_id in list(self._docs):
             self._hub.close(doc_id, self)
         self._docs.clear()
+        self._guard.disconnect()
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -130,13 +132,17 @@ class Session:
             raise ProtocolError(ErrorCode.ALREADY_HANDSHAKEN, "hello was already received")
         protocol = message.get("protocol")
         if type(protocol) is not int or protocol != PROTOCOL_VERSION:  # true == 1 in Python
-            self.close_code = CLOSE_UNSUPPORTED_PROTOCOL
+            self.close_code, self.close_reason = CLOSE_UNSUPPORTED_PROTOCOL, "unsupported protocol"
             raise ProtocolError(
                 ErrorCode.UNSUPPORTED_PROTOCOL,
                 f"protocol {protocol!r} is not supported; this server speaks {PROTOCOL_VERSION}",
             )
         client_id = read_id(message, "client", max_length=MAX_CLIENT_ID)
-        self.user = await self._authenticate(message.get("token"))
+        try:
+            self.user = await self._guard.authenticate(message.get("token"))
+        except ProtocolError:
+            self.close_code, self.close_reason = CLOSE_UNAUTHORIZED, "unauthorized"
+            raise
         self.client_id = client_id
         self._send_message(
             {
@@ -145,8 +151,13 @@ class Session:
                 "client": client_id,
                 "user": self.user,
                 "limits": self._limits.to_message(),
+                **self._guard.token_info(),
             }
         )
+
+    async def _auth(self, message: dict[str, Any]) -> None:
+        await self._guard.reauthenticate(message.get("token"))
+        self._send_message({"type": "authed", "user": self.user, **self._guard.token_info()})
 
     async def _open(self, message: dict[str, Any]) -> None:
         doc_id = read_doc_id(message)
@@ -157,10 +168,12 @@ class Session:
                 f"this connection already has {len(self._docs)} documents open; close some first",
                 doc=doc_id,
             )
+        await self._guard.authorize_open(doc_id)
         if doc_id in self._docs:
             self._hub.close(doc_id, self)
         reply = await self._hub.open(doc_id, self, known)
         self._docs[doc_id] = await self._hub.document(doc_id, create=True)
+        self._guard.opened(doc_id, reply["version"])
         self._send_message(reply)
 
     async def _close(self, message: dict[str, Any]) -> None:
@@ -168,6 +181,7 @@ class Session:
         self._opened(doc_id)
         self._hub.close(doc_id, self)
         del self._docs[doc_id]
+        self._guard.closed(doc_id)
         self._send_message({"type": "closed", "doc": doc_id})
 
     async def _submit(self, message: dict[str, Any]) -> None:
@@ -176,6 +190,7 @@ class Session:
         base = read_int(message, "version", doc=doc_id, seq=seq)
         op = read_op(message, max_op_chars=self._limits.max_op_chars, doc=doc_id, seq=seq)
         doc = self._opened(doc_id, seq=seq)
+        await self._guard.authorize_submit(doc_id, self.client_id, seq)
         future = self._hub.submit(
             doc,
             origin=self,
@@ -186,6 +201,7 @@ class Session:
             op=op,
         )
         future.add_done_callback(self._report_failure)
+        future.add_done_callback(partial(self._audit_commit, doc_id, seq))
 
     async def _presence(self, message: dict[str, Any]) -> None:
         doc_id = read_doc_id(message)
@@ -201,6 +217,7 @@ class Session:
                 doc=doc_id,
             )
         doc = self._opened(doc_id)
+        await self._guard.authorize_presence(doc_id)
         self._hub.set_presence(doc, self, version=version, cursor=cursor, info=info)
 
     async def _ping(self, message: dict[str, Any]) -> None:
@@ -227,6 +244,18 @@ class Session:
             self._send_error(exc)
         elif exc is not None:
             self._send_error(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal server error"))
+
+    def _audit_commit(self, doc_id: str, seq: int, future: asyncio.Future[Ack]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            version, duplicate = future.result()
+            if not duplicate:
+                self._guard.committed(doc_id, self.client_id, seq, version)
+
+    def _revoke(self, doc_id: str, error: ProtocolError) -> None:
+        """Access control closed a document: the user's role on it was revoked."""
+        if self._docs.pop(doc_id, None) is not None:
+            self._hub.close(doc_id, self)
+        self._send_error(error)
 
     def _send_error(self, error: ProtocolError) -> None:
         self._send_message(error.to_message())

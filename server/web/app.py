@@ -9,17 +9,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
+from server.auth import routes as auth_routes
+from server.auth.web import access_context
 from server.config import Settings
 from server.fanout import FanOut, LocalFanOut
 from server.hub.hub import Hub
-from server.hub.session import Authenticate, anonymous
 from server.observability import METRICS, Metrics
 from server.observability.install import install as install_observability
 from server.storage import DocumentStore
 from server.storage._group_commit import BatchHook
 from server.web import docs_api, health, static
 from server.web.errors import error_middleware
-from server.web.keys import AUTHENTICATE, HUB, SESSIONS, SETTINGS, STORE
+from server.web.keys import HUB, SESSIONS, SETTINGS, STORE
 from server.web.ws import websocket
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,6 @@ def make_app(
     settings: Settings,
     *,
     store: DocumentStore | None = None,
-    authenticate: Authenticate = anonymous,
 ) -> web.Application:
     """The coedit application; ``store`` overrides the one the settings select."""
     app = web.Application(
@@ -71,13 +71,14 @@ def make_app(
     app[STORE] = (
         store if store is not None else open_store(settings, on_commit_batch=metrics.storage_batch)
     )
-    app[AUTHENTICATE] = authenticate
     app[SESSIONS] = set()
     app[health.SHUTTING_DOWN] = []
     app.router.add_get("/v1/ws", websocket)
     app.router.add_routes(docs_api.routes)
     app.router.add_routes(health.routes)
+    app.router.add_routes(auth_routes.routes)  # access lists and the audit log: docs/auth.md
     app.router.add_routes(static.routes)  # the browser client and its demo page
+    app.cleanup_ctx.append(access_context)  # before the hub: closed after its last commit
     app.cleanup_ctx.append(_hub_context)
     app.on_shutdown.append(_shutdown)
     return app

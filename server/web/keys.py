@@ -6,11 +6,9 @@ from aiohttp import web
 
 from server.config import Settings
 from server.hub.hub import Hub
-from server.hub.session import Authenticate
 from server.storage import DocumentStore
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", DocumentStore)
 HUB = web.AppKey("hub", Hub)
-AUTHENTICATE: web.AppKey[Authenticate] = web.AppKey("authenticate")
 SESSIONS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sessions")

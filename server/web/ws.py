@@ -7,9 +7,10 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from server.auth.web import connection_guard
 from server.hub.session import Session
 from server.observability import METRICS
-from server.web.keys import AUTHENTICATE, HUB, SESSIONS, SETTINGS
+from server.web.keys import HUB, SESSIONS, SETTINGS
 from server.web.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         request.app[HUB],
         settings.limits,
         outbox.send,
-        authenticate=request.app[AUTHENTICATE],
+        guard=connection_guard(request, ws),
         when_sent=outbox.when_sent,
     )
     sessions = request.app[SESSIONS]
@@ -45,7 +46,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 await session.receive_frame(message.data)
             if session.close_code is not None:
                 await _flushed(outbox)  # the error that explains the close goes out first
-                await ws.close(code=session.close_code, message=b"unsupported protocol")
+                await ws.close(code=session.close_code, message=session.close_reason.encode())
             if outbox.overflowed:
                 break
         if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
