@@ -20,7 +20,8 @@ const els = {
   docForm: $("doc-form"), docName: $("doc-name"), newDoc: $("new-doc"), title: $("doc-title"),
   copyLink: $("copy-link"), text: $("text"), userName: $("user-name"), userColor: $("user-color"),
   people: $("people"), peopleCount: $("people-count"), recent: $("recent"), status: $("status"),
-  statusText: $("status-text"), pending: $("pending"), version: $("version"), chars: $("chars"),
+  statusText: $("status-text"), pending: $("pending"), notice: $("notice"), version: $("version"),
+  chars: $("chars"),
 };
 
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
@@ -81,7 +82,7 @@ function openDocument(name) {
   for (const type of ["status", "change"]) doc.addEventListener(type, renderStatus);
   doc.addEventListener("presence", renderPeople);
   doc.addEventListener("change", renderPeople);
-  doc.addEventListener("error", (event) => console.warn("coedit:", event.detail));
+  doc.addEventListener("error", (event) => notify(event.detail));
   doc.ready.then(() => {
     if (session?.doc === doc && document.activeElement === document.body) els.text.focus();
   });
@@ -130,24 +131,36 @@ const STATE_TEXT = {
   online: "Online",
   syncing: "Syncing…",
   connecting: "Connecting…",
-  offline: "Offline — reconnecting",
+  offline: "Offline — reconnecting…",
 };
 
 function renderStatus() {
   const doc = session?.doc;
   const state = connectionState();
   els.status.dataset.state = state;
-  els.statusText.textContent = STATE_TEXT[state];
+  els.statusText.textContent = state === "offline" && navigator.onLine === false
+    ? "Offline — no network"
+    : STATE_TEXT[state];
   const pending = doc ? doc.pendingCount : 0;
   els.pending.dataset.count = String(pending);
   els.pending.textContent = pending
-    ? `${pending} pending ${pending === 1 ? "op" : "ops"}${state === "offline" ? " · kept until reconnected" : ""}`
+    ? `${pending} pending ${pending === 1 ? "op" : "ops"}${state === "offline" ? " · sent when back online" : ""}`
     : state === "online" ? "All changes saved" : "";
   const version = doc?.version;
   els.version.dataset.version = version ?? "";
   els.version.textContent = `Version ${version ?? "–"}`;
   const length = doc ? codePointLength(doc.text) : 0;
   els.chars.textContent = `${length.toLocaleString()} ${length === 1 ? "character" : "characters"}`;
+}
+
+/** Show a server error in the status bar for a while (and in the console in full). */
+let noticeTimer = 0;
+function notify(error) {
+  console.warn("coedit:", error);
+  els.notice.textContent = error.message ?? String(error.code);
+  els.notice.title = error.code ?? "";
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { els.notice.textContent = ""; }, 8000);
 }
 
 // -- people -----------------------------------------------------------------------------------
@@ -226,7 +239,8 @@ els.docForm.addEventListener("submit", (event) => {
   if (DOC_ID.test(name)) openDocument(name);
 });
 els.newDoc.addEventListener("click", () => {
-  const id = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const bytes = crypto.getRandomValues(new Uint8Array(4));
+  const id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   openDocument(`note-${id}`);
   els.text.focus();
 });
@@ -249,7 +263,7 @@ client.addEventListener("state", () => {
   renderStatus();
   renderPeople();
 });
-client.addEventListener("error", (event) => console.warn("coedit:", event.detail));
+client.addEventListener("error", (event) => notify(event.detail));
 document.addEventListener("selectionchange", () => {
   if (document.activeElement === els.text) renderPeople();
 });

@@ -94,7 +94,8 @@ function randomEdit(random, text) {
   const at = Math.floor(random() * (length + 1));
   const remove = Math.min(length - at, Math.floor(random() * 3));
   const pieces = ["a", "b", " ", "\n", "😀", "👍🏽", "中"];
-  const insert = Array.from({ length: Math.floor(random() * 3) }, () => pieces[Math.floor(random() * pieces.length)]).join("");
+  const pick = () => pieces[Math.floor(random() * pieces.length)];
+  const insert = Array.from({ length: Math.floor(random() * 3) }, pick).join("");
   return TextOperation.fromEdit(at, remove, insert);
 }
 

@@ -29,7 +29,8 @@ function everyCase(cases, check) {
       else failures.push(null);
     }
   });
-  assert.equal(failures.length, 0, `${failures.length} of ${cases.length} cases differ:\n${failures.filter(Boolean).join("\n")}`);
+  const shown = failures.filter(Boolean).join("\n");
+  assert.equal(failures.length, 0, `${failures.length} of ${cases.length} cases differ:\n${shown}`);
 }
 
 describe(`TextOperation vs the Python core (seed ${vectors.seed})`, () => {
