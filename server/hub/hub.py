@@ -108,7 +108,10 @@ class Hub:
         in_memory = doc.history_since(since)
         if in_memory is not None:
             return in_memory[:limit], doc.version
-        ops = await self._store.ops_since(doc_id, since, limit)
+        try:
+            ops = await self._store.ops_since(doc_id, since, limit)
+        except StorageError as exc:
+            raise _unavailable(exc, doc_id) from exc
         self._check_contiguous(doc, since, ops)
         return ops, doc.version
 
@@ -507,7 +510,9 @@ class Hub:
 def _unavailable(exc: Exception, doc_id: str) -> ProtocolError:
     log.error("storage failed for document %r: %s", doc_id, exc)
     return ProtocolError(
-        ErrorCode.UNAVAILABLE, "storage is unavailable; nothing was committed, retry later"
+        ErrorCode.UNAVAILABLE,
+        "storage is unavailable; nothing was committed, retry later",
+        doc=doc_id,
     )
 
 
