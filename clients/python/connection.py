@@ -32,6 +32,7 @@ PROTOCOL = 1
 CLOSE_UNSUPPORTED_PROTOCOL = 4000
 CLOSE_AUTH_FAILED = 4001
 HANDSHAKE_TIMEOUT = 10.0
+DEFAULT_MAX_FRAME_BYTES = 1 << 20
 STABLE_SECONDS = 10.0  # a connection that lived this long resets the backoff
 
 
@@ -154,9 +155,14 @@ class Connection:
             await self._written.wait()
 
     def set_token(self, token: str) -> None:
-        """Use a new token: sent now as an ``auth`` refresh, and in every later ``hello``."""
+        """Use a new token: sent now as an ``auth`` refresh, and in every later ``hello``. After
+        the server refused the old one, this reconnects."""
         self._token = token
         self.send({"type": "auth", "token": token})
+        if isinstance(self.failure, AuthenticationFailed) and self._task is not None:
+            self.failure = None
+            self._task = None
+            self.start()
 
     # -- the connection loop ------------------------------------------------------------------
 
@@ -265,14 +271,17 @@ class Connection:
         return [*self._handlers.values(), *self._listeners]
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """Send what is queued, everything queued in one turn as one frame (a JSON array)."""
+        """Send what is queued: what piled up in one turn goes as one frame (a JSON array),
+        split where a frame would pass the server's ``max_frame_bytes``."""
+        limits = (self.welcome or {}).get("limits") or {}
+        max_bytes = int(limits.get("max_frame_bytes") or DEFAULT_MAX_FRAME_BYTES)
         while True:
             await self._queued.wait()
             self._queued.clear()
             batch, self._queue = self._queue, []
-            if batch:
-                await ws.send_str(json.dumps(batch, ensure_ascii=False))
-                self._unwritten -= len(batch)
+            for frame, count in frames(batch, max_bytes):
+                await ws.send_str(frame)
+                self._unwritten -= count
             if not self._unwritten:
                 self._written.set()
 
@@ -280,6 +289,26 @@ class Connection:
         log.error("giving up on %s: %s", self.url, exc)
         self.failure = exc
         self._on_change()
+
+
+def frames(messages: list[Message], max_bytes: int) -> list[tuple[str, int]]:
+    """Encode messages as JSON-array frames of at most ``max_bytes`` UTF-8 bytes each (a lone
+    message larger than that still goes alone: the server answers it with its own error).
+    Returns each frame with the number of messages in it."""
+    out: list[tuple[str, int]] = []
+    parts: list[str] = []
+    size = 2  # the brackets
+    for message in messages:
+        part = json.dumps(message, ensure_ascii=False)
+        length = len(part.encode()) + 1  # and a comma
+        if parts and size + length > max_bytes:
+            out.append(("[" + ",".join(parts) + "]", len(parts)))
+            parts, size = [], 2
+        parts.append(part)
+        size += length
+    if parts:
+        out.append(("[" + ",".join(parts) + "]", len(parts)))
+    return out
 
 
 def _decode(data: str | bytes) -> list[Message]:
