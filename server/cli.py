@@ -4,13 +4,15 @@ are built. Every flag has a ``COEDIT_*`` environment variable."""
 from __future__ import annotations
 
 import argparse
-import logging
+import contextlib
 import os
+import resource
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from server.config import HubSettings, Limits, Settings
+from server.entities.config import EntitiesConfig, load_config
 
 DESCRIPTION = """\
 coedit: a real-time collaboration server for text documents and synced records.
@@ -115,6 +117,19 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=_env("LOG_LEVEL", "INFO"),
         help="DEBUG, INFO, WARNING (COEDIT_LOG_LEVEL)",
     )
+    add(
+        "--log-format",
+        choices=["logfmt", "json"],
+        default=_env("LOG_FORMAT", "logfmt"),
+        help="one line per event: key=value pairs or JSON objects (COEDIT_LOG_FORMAT)",
+    )
+    add(
+        "--entities-config",
+        type=Path,
+        default=_env("ENTITIES_CONFIG", "") or None,
+        help="JSON or TOML file declaring the synced record collections, their schemas and "
+        "merge policies; see docs/entities.md (COEDIT_ENTITIES_CONFIG)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -139,17 +154,22 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             snapshot_every=args.snapshot_every,
             idle_seconds=args.idle_seconds,
         ),
+        entities=_entities(args.entities_config),
     )
+
+
+def _entities(path: Path | None) -> EntitiesConfig:
+    """The declared record collections (none without a file); ``ConfigError`` names a mistake."""
+    return EntitiesConfig() if path is None else load_config(path)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from server.observability.logs import configure_logging
     from server.web.app import make_app
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
     try:
         import uvloop
@@ -180,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     from clients.python.cli import add_commands as add_client_commands
 
     add_client_commands(commands)  # cat, edit, watch: the Python client (clients/python/cli.py)
+    from clients.loadtest.cli import add_parser as add_loadtest
+
+    add_loadtest(commands)  # loadtest: clients/loadtest/cli.py
     return parser
 
 
@@ -187,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``coedit`` console script."""
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
+    raise_fd_limit()
     try:
         return run(args)
     except KeyboardInterrupt:
@@ -194,6 +218,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line, not a traceback, for operators
         print(f"coedit: error: {exc}", file=sys.stderr)
         return 1
+
+
+def raise_fd_limit() -> None:
+    """Raise the soft limit on open files to the hard one: the server and the load tester hold
+    a socket per connection (processes started from here inherit the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    with contextlib.suppress(ValueError, OSError):  # running with the old limit beats failing
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 if __name__ == "__main__":

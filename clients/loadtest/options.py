@@ -1,0 +1,43 @@
+"""Everything one load test run is told: the workload, its sizes and its bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clients.loadtest.target import Target
+
+WORKLOADS = ("hot-doc", "many-docs", "fan-out", "idle", "catch-up")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """One run. Every workload stops by itself: after ``duration`` seconds or ``max_ops`` acked
+    submissions, whichever comes first (idle and catch-up have their own, smaller bounds)."""
+
+    workload: str
+    target: Target
+    editors: int = 50  # hot-doc, many-docs: editing connections
+    docs: int = 1  # many-docs, idle: documents the connections spread over
+    writers: int = 1  # fan-out
+    subscribers: int = 300  # fan-out
+    connections: int = 1000  # idle
+    rate: float | None = None  # total edits per second (open loop); None: closed loop
+    duration: float = 10.0
+    max_ops: int | None = None
+    warmup: float = 0.0  # seconds of load before measuring starts
+    doc_size: int = 10_240  # characters each document starts with
+    processes: int = 1
+    seed: int = 1
+    connect_concurrency: int = 100
+    drain_timeout: float = 30.0
+    server_pid: int | None = None  # idle: read the server's RSS from /proc
+    settle: float = 2.0  # idle: seconds to wait before reading memory
+    probes: int = 10  # idle: new editors timed to their first ack
+    rounds: int = 5  # catch-up
+    offline_ops: int = 1000  # catch-up: ops committed while the client is away
+    offline_edits: int = 1  # catch-up: edits the client makes while away
+    progress: bool = True  # a live line on stderr
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None

@@ -1,0 +1,99 @@
+"""A whole run, from the parent process: seed the documents, start the parts, keep step with
+them, watch the server's own metrics over the window, and put the report together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+
+from clients.loadtest.coordination import ProgressBoard
+from clients.loadtest.options import LoadOptions
+from clients.loadtest.part import PartPlan
+from clients.loadtest.parts import start_parts
+from clients.loadtest.progress import show_progress
+from clients.loadtest.report import Report
+from clients.loadtest.seed import seed_documents
+from clients.loadtest.server_stats import Scrape, scrape
+from clients.loadtest.stats import RunClock
+from clients.loadtest.workloads import WORKLOADS, ParentEnv
+
+
+async def run_loadtest(options: LoadOptions) -> Report:
+    """Carry out one run against ``options.target`` and report on it."""
+    workload = WORKLOADS[options.workload]
+    processes = 1 if workload.single_process else max(1, options.processes)
+    run_id = secrets.token_hex(3)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    epoch = time.time()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        parent = ParentEnv(options, run_id, http, RunClock(epoch))
+        docs = workload.documents(options, run_id)
+        await seed_documents(http, options.target, docs, options.doc_size, f"lt-{run_id}-seed")
+        await workload.before(parent)
+        plans = [PartPlan(options, run_id, epoch, i, processes) for i in range(processes)]
+        parts = start_parts(plans)
+        await parts.meet()  # every part connected
+        progress = asyncio.create_task(_progress(options, parts.board))
+        window = asyncio.create_task(_server_window(http, options))
+        try:
+            await workload.during(parent)
+            await parts.meet()  # every part drained
+        finally:
+            progress.cancel()
+            server = await _finish_window(window)
+        stats = await parts.results()
+        stats.merge(parent.stats)
+    return Report(options, run_id, started, processes, stats, server)
+
+
+async def _progress(options: LoadOptions, board: ProgressBoard) -> None:
+    if options.progress:
+        await show_progress(board, options.workload)
+
+
+@dataclass(slots=True)
+class _Window:
+    """The server's metrics at the start of the measured window, and when it was read."""
+
+    first: Scrape | None = None
+    first_at: float = 0.0
+    last: Scrape | None = None
+    last_at: float = 0.0
+
+
+async def _server_window(http: aiohttp.ClientSession, options: LoadOptions) -> _Window:
+    """Read ``/metrics`` when the window opens and when it closes (or when cancelled early)."""
+    window = _Window()
+    await asyncio.sleep(options.warmup)
+    window.first, window.first_at = await scrape(http, options.target), time.perf_counter()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.sleep(options.duration)
+    window.last, window.last_at = await scrape(http, options.target), time.perf_counter()
+    return window
+
+
+async def _finish_window(task: asyncio.Task[_Window]) -> dict[str, float]:
+    task.cancel()
+    try:
+        window = await task
+    except asyncio.CancelledError:  # cancelled before the window opened
+        return {}
+    first, last = window.first, window.last
+    if first is None or last is None or window.last_at <= window.first_at:
+        return {}
+    wall = window.last_at - window.first_at
+    return {
+        "cpu_share": first.delta(last, "process_cpu_seconds_total") / wall,
+        "committed": first.delta(last, "coedit_ops_committed_total"),
+        "ack_p50": first.quantile(last, "coedit_ack_latency_seconds", 0.5),
+        "ack_p99": first.quantile(last, "coedit_ack_latency_seconds", 0.99),
+        "ttc_p99": first.quantile(last, "coedit_time_to_consistency_seconds", 0.99),
+        "rss_bytes": last.values.get("process_resident_memory_bytes", float("nan")),
+    }

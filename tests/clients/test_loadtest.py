@@ -1,0 +1,127 @@
+"""The load tester against a real server: short runs of each workload must converge with
+consistent counts; non-loopback targets are refused before any connection."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from clients.loadtest import LoadOptions, TargetRefused, parse_target, run_loadtest
+from clients.loadtest.edits import EditMaker, op_micros, token_micros
+from clients.loadtest.latency import LatencyHistogram
+from server.cli import main
+from server.config import Settings
+from server.web.app import make_app
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
+    settings = Settings(data_dir=tmp_path / "data", sqlite_synchronous="NORMAL")
+    test_server = TestServer(make_app(settings), host="127.0.0.1")
+    await test_server.start_server()
+    yield test_server
+    await test_server.close()
+
+
+def options(server: TestServer, workload: str, **fields: object) -> LoadOptions:
+    target = parse_target(f"http://127.0.0.1:{server.port}", allow_remote=False)
+    base = LoadOptions(
+        workload, target, doc_size=2000, duration=20.0, progress=False, drain_timeout=10.0
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+async def test_hot_doc_closed_loop_converges_with_consistent_counts(server: TestServer) -> None:
+    report = await run_loadtest(options(server, "hot-doc", editors=4, max_ops=200))
+    stats = report.stats
+    assert report.ok, report.table()
+    assert stats.replicas == 4 and stats.connected == 0
+    assert stats.edits == stats.submitted == stats.acked == stats.acked_edits == 200
+    assert stats.ack.count == 200
+    assert stats.received == stats.broadcast.count == 200 * 3  # each op reaches the 3 others
+    assert 0 < stats.ack.percentile(0.5) <= stats.ack.percentile(0.99) <= stats.ack.maximum
+    assert report.throughput > 0 and report.server["committed"] == 200
+    assert report.to_json()["converged"] is True
+
+
+async def test_fan_out_open_loop_reaches_every_subscriber(server: TestServer) -> None:
+    run = options(server, "fan-out", writers=1, subscribers=5, rate=100.0, duration=1.0)
+    report = await run_loadtest(run)
+    stats = report.stats
+    assert report.ok, report.table()
+    assert 90 <= stats.edits <= 101 and stats.acked_edits == stats.edits
+    assert stats.replicas == 6
+    assert stats.received == stats.acks_total * 5  # every committed op at every subscriber
+    assert stats.broadcast.count == stats.received
+    assert stats.broadcast.percentile(0.99) < 1.0
+
+
+async def test_several_processes_add_up(server: TestServer) -> None:
+    report = await run_loadtest(options(server, "many-docs", editors=6, docs=3, max_ops=60,
+                                        processes=2))  # fmt: skip
+    assert report.ok, report.table()
+    assert report.processes == 2 and report.stats.replicas == 6
+    assert report.stats.acked_edits == 60 and report.stats.received == 60  # one other per doc
+
+
+async def test_catch_up_converges_each_round(server: TestServer) -> None:
+    report = await run_loadtest(options(server, "catch-up", rounds=2, offline_ops=30))
+    assert report.ok, report.table()
+    assert report.stats.timings["converge"].count == 2
+    assert report.stats.replicas == 2
+
+
+async def test_idle_measures_memory_and_first_acks(server: TestServer) -> None:
+    run = options(server, "idle", connections=20, docs=4, probes=2, settle=0.0)
+    report = await run_loadtest(run)
+    assert report.ok, report.table()
+    assert report.stats.replicas == 20  # the probes' edits reached the idle replicas
+    assert report.stats.timings["probe first ack"].count == 2
+    assert report.stats.extra["server_rss_after"] > 0
+    assert "per connection" in report.table()
+
+
+@pytest.mark.parametrize("url", ["http://10.1.2.3:8765", "http://192.0.2.1", "https://8.8.8.8/"])
+def test_non_loopback_targets_are_refused(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(TargetRefused):
+        parse_target(url, allow_remote=False)
+    assert main(["loadtest", "hot-doc", "--url", url, "--quiet"]) == 2
+    assert "not this machine" in capsys.readouterr().err
+    assert parse_target(url, allow_remote=True).ws_url.endswith("/v1/ws")
+
+
+def test_loopback_names_are_accepted() -> None:
+    for url in ("http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:8765"):
+        target = parse_target(url, allow_remote=False)
+        assert target.ws_url.startswith("ws://") and target.ws_url.endswith("/v1/ws")
+    with pytest.raises(TargetRefused):
+        parse_target("ftp://127.0.0.1", allow_remote=False)
+
+
+def test_latency_histogram_percentiles_within_one_percent() -> None:
+    rnd = random.Random(3)
+    samples = [rnd.lognormvariate(-5, 1) for _ in range(20_000)]
+    histogram, other = LatencyHistogram(), LatencyHistogram()
+    for i, sample in enumerate(samples):
+        (histogram if i % 2 else other).record(sample)
+    histogram.merge(other)
+    samples.sort()
+    for q in (0.5, 0.9, 0.99, 0.999):
+        exact = samples[math.ceil(q * len(samples)) - 1]
+        assert exact <= histogram.percentile(q) <= exact * 1.011
+    assert histogram.maximum == samples[-1] and histogram.count == len(samples)
+
+
+def test_edits_carry_their_timestamp_through_composition() -> None:
+    maker = EditMaker(random.Random(1), target_size=50)
+    first, second = maker.edit(40, 1000), maker.edit(40, 2000)
+    assert op_micros(first.to_json()) == 1000
+    assert token_micros("ab{7d0}c{3e8}") == 1000  # the earliest of several
+    assert token_micros("{7d") is None and token_micros("x}{zz}") is None
+    assert op_micros(second.to_json()) == 2000
