@@ -133,7 +133,8 @@ class EntityService:
         cursor = Cursor.decode(request.since) if request.since else None
         plan = plan_pull(cursor, self.store.epoch, syncing)
         ranges = feed_ranges(plan)
-        deadline = self._clock() + request.wait
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.wait  # real time, whatever clock stamps records
         with self.notifier.watching(plan.collections) as changed:
             while True:
                 changed.clear()
@@ -147,7 +148,7 @@ class EntityService:
                     client=request.client,
                     omit_own=request.omit_own,
                 )
-                remaining = deadline - self._clock()
+                remaining = deadline - loop.time()
                 if page.changes or page.has_more or remaining <= 0 or self.notifier.stopped:
                     break
                 with contextlib.suppress(TimeoutError):

@@ -10,14 +10,16 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from server.auth.web import ACCESS as AUTH_ACCESS
 from server.config import Settings
-from server.entities.access import OpenAccess
+from server.entities.access import Access, OpenAccess
 from server.entities.config import EntitiesConfig
 from server.entities.notify import ChangeNotifier
 from server.entities.push import ChangeHints
 from server.entities.service import EntityService
 from server.entities.store.base import EntityStore
 from server.entities.web import events, records, sync
+from server.entities.web.auth_bridge import ServerAuthAccess
 from server.entities.web.keys import (
     ENTITIES_CONFIG,
     ENTITY_ACCESS,
@@ -65,6 +67,15 @@ def open_entity_store(
     )
 
 
+def _access(app: web.Application) -> Access:
+    """The access the application was given, else ``server.auth``'s when it runs, else open."""
+    access = app[ENTITY_ACCESS]
+    auth = app.get(AUTH_ACCESS)
+    if isinstance(access, OpenAccess) and auth is not None:
+        return ServerAuthAccess(auth)
+    return access
+
+
 def _bus(settings: Settings) -> FanOut | None:
     if not settings.redis_url:
         return None
@@ -82,7 +93,7 @@ def _context(
         store = app.get(ENTITY_STORE) or open_entity_store(settings, config, clock)
         await store.open()
         notifier = ChangeNotifier(_bus(settings))
-        service = EntityService(config, store, app[ENTITY_ACCESS], notifier, clock=clock)
+        service = EntityService(config, store, _access(app), notifier, clock=clock)
         app[ENTITY_SERVICE] = service
         app[ENTITY_HINTS] = ChangeHints(service)
         await notifier.start(config.collections)

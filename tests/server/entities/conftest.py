@@ -85,7 +85,7 @@ async def start_entities(
     async def start(access: Access | None = None, **overrides: Any) -> TestServer:
         overrides.setdefault("entities", entities_config)
         app = make_app(replace(settings, **overrides))
-        app[ENTITY_CLOCK] = clock
+        app[ENTITY_CLOCK] = clock.__call__
         if access is not None:
             app[ENTITY_ACCESS] = access
         server = TestServer(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from server.entities.config import Collection, Policy
 from server.entities.decide import decide
 from server.entities.model import Kind, Record, Write
@@ -10,7 +12,7 @@ C = Collection("c", fields={"n": Policy.COUNTER})
 P = Collection("p", owner_field="owner")
 
 
-def record(version: int, data: dict, **kw) -> Record:
+def record(version: int, data: dict[str, Any], **kw: Any) -> Record:
     return Record("c", "r", version, 1.0, False, data, **kw)
 
 

@@ -12,7 +12,7 @@ import pytest
 from server.entities.store.postgres import PostgresEntityStore
 from server.entities.store.sqlite import SqliteEntityStore
 from tests.server.entities.conftest import Clock
-from tests.server.storage.conftest import POSTGRES_DSN, drop_schema, require_postgres
+from tests.services import POSTGRES_DSN, drop_schema, require_postgres
 
 Store = SqliteEntityStore | PostgresEntityStore
 OpenStore = Callable[..., Awaitable[Store]]

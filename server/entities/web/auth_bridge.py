@@ -1,0 +1,82 @@
+"""Adapts coedit's access control (``server/auth``) to the entities API's ``Access``.
+
+Bearer tokens are verified by ``server.auth``; a collection's access list (viewer may read,
+editor and owner may write) decides collection access, and a refused write is audited there.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+
+from server.auth.access import Access as AuthAccess
+from server.auth.acl import Action, Resource
+from server.auth.identity import Identity
+from server.entities.errors import Code, EntityError
+from server.protocol.errors import ErrorCode, ProtocolError
+
+_IDENTITIES = 10_000  # users whose groups are remembered between identify and authorize
+
+
+class ServerAuthAccess:
+    """``Access`` over ``server.auth.access.Access`` (JWT bearer tokens, access lists)."""
+
+    def __init__(self, auth: AuthAccess) -> None:
+        self._auth = auth
+        self._identities: OrderedDict[str, Identity] = OrderedDict()
+
+    async def identify(self, headers: Mapping[str, str]) -> str | None:
+        """The subject of ``Authorization: Bearer``; anonymous in dev mode."""
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        bearer = token.strip() or None if scheme.lower() == "bearer" else None
+        return await self._identify(bearer, via="rest")
+
+    async def identify_token(self, token: object) -> str | None:
+        """The subject of a token sent in a WebSocket ``hello``."""
+        return await self._identify(token, via="ws")
+
+    async def may_read(self, user: str | None, collection: str) -> bool:
+        """A viewer, editor or owner of the collection (or an admin)."""
+        role = await self._auth.authorizer.role(
+            self._identity(user), Resource.collection(collection)
+        )
+        return role is not None and role.allows(Action.READ)
+
+    async def may_write(self, user: str | None, collection: str) -> bool:
+        """An editor or owner of the collection (or an admin); a refusal is audited."""
+        try:
+            await self._auth.authorize(
+                self._identity(user),
+                Resource.collection(collection),
+                Action.WRITE,
+                remote=None,
+                via="rest",
+            )
+        except ProtocolError as exc:
+            if exc.code is ErrorCode.FORBIDDEN:
+                return False
+            raise _mapped(exc) from exc
+        return True
+
+    async def _identify(self, token: object, *, via: str) -> str | None:
+        try:
+            identity = await self._auth.identify(token, remote=None, via=via)
+        except ProtocolError as exc:
+            raise _mapped(exc) from exc
+        if identity.user is not None:
+            self._identities[identity.user] = identity
+            self._identities.move_to_end(identity.user)
+            while len(self._identities) > _IDENTITIES:
+                self._identities.popitem(last=False)
+        return identity.user
+
+    def _identity(self, user: str | None) -> Identity:
+        if user is None:
+            return Identity(None)
+        return self._identities.get(user) or Identity(user)
+
+
+def _mapped(error: ProtocolError) -> EntityError:
+    if error.code in (ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED):
+        return EntityError(Code.UNAUTHORIZED, error.message)
+    return EntityError(Code.UNAVAILABLE, error.message)
