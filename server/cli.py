@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from server.config import HubSettings, Limits, Settings
+from server.entities.config import EntitiesConfig, load_config
 
 DESCRIPTION = """\
 coedit: a real-time collaboration server for text documents and synced records.
@@ -122,6 +123,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=_env("LOG_FORMAT", "logfmt"),
         help="one line per event: key=value pairs or JSON objects (COEDIT_LOG_FORMAT)",
     )
+    add(
+        "--entities-config",
+        type=Path,
+        default=_env("ENTITIES_CONFIG", "") or None,
+        help="JSON or TOML file declaring the synced record collections, their schemas and "
+        "merge policies; see docs/entities.md (COEDIT_ENTITIES_CONFIG)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -146,7 +154,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             snapshot_every=args.snapshot_every,
             idle_seconds=args.idle_seconds,
         ),
+        entities=_entities(args.entities_config),
     )
+
+
+def _entities(path: Path | None) -> EntitiesConfig:
+    """The declared record collections (none without a file); ``ConfigError`` names a mistake."""
+    return EntitiesConfig() if path is None else load_config(path)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.auth.settings import AuthSettings
+from server.entities.config import EntitiesConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +53,4 @@ class Settings:
     heartbeat_seconds: float = 30.0
     shutdown_timeout: float = 10.0
     auth: AuthSettings = field(default_factory=AuthSettings)  # no key source: dev mode
+    entities: EntitiesConfig = field(default_factory=EntitiesConfig)  # docs/entities.md

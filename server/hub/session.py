@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -18,6 +18,7 @@ from server.auth.guard import Guard, OpenGuard
 from server.config import Limits
 from server.hub.document import Document
 from server.hub.hub import Ack, Hub
+from server.hub.subscriber import Subscriber
 from server.protocol.errors import ErrorCode, ProtocolError
 from server.protocol.fields import (
     MAX_CLIENT_ID,
@@ -38,6 +39,16 @@ CLOSE_UNAUTHORIZED = 4001
 MAX_PRESENCE_INFO_BYTES = 1024
 
 
+class ChangeHints(Protocol):
+    """Push-invalidate of synced records (``server.entities.push``, docs/entities.md)."""
+
+    async def subscribe(self, subscriber: Subscriber, message: dict[str, Any]) -> dict[str, Any]:
+        """Handle ``subscribe_changes``; returns the reply message."""
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Stop the subscriber's hints."""
+
+
 class Session:
     """The protocol state of one connection; it is the hub's ``Subscriber`` for its documents."""
 
@@ -49,6 +60,7 @@ class Session:
         *,
         guard: Guard | None = None,
         when_sent: Callable[[Callable[[], None]], None] | None = None,
+        changes: ChangeHints | None = None,
     ) -> None:
         self.client_id = ""
         self.user: str | None = None
@@ -61,6 +73,7 @@ class Session:
         self._guard: Guard = guard if guard is not None else OpenGuard()
         self._guard.attach(self._send_error, self._revoke)
         self._when_sent = when_sent
+        self._changes = changes
         self._docs: dict[str, Document] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "hello": self._hello,
@@ -70,6 +83,7 @@ class Session:
             "presence": self._presence,
             "ping": self._ping,
             "auth": self._auth,
+            "subscribe_changes": self._subscribe_changes,
         }
 
     def deliver(self, message: bytes) -> None:
@@ -124,6 +138,8 @@ class Session:
             self._hub.close(doc_id, self)
         self._docs.clear()
         self._guard.disconnect()
+        if self._changes is not None:
+            self._changes.unsubscribe(self)
 
     # -- handlers -----------------------------------------------------------------------------
 
@@ -219,6 +235,11 @@ class Session:
         doc = self._opened(doc_id)
         await self._guard.authorize_presence(doc_id)
         self._hub.set_presence(doc, self, version=version, cursor=cursor, info=info)
+
+    async def _subscribe_changes(self, message: dict[str, Any]) -> None:
+        if self._changes is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "this server does not sync records")
+        self._send_message(await self._changes.subscribe(self, message))
 
     async def _ping(self, message: dict[str, Any]) -> None:
         self._send_message({"type": "pong", "id": message.get("id")})

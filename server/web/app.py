@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, web
 from server.auth import routes as auth_routes
 from server.auth.web import access_context
 from server.config import Settings
+from server.entities.web import install as install_entities
 from server.fanout import FanOut, LocalFanOut
 from server.hub.hub import Hub
 from server.observability import METRICS, Metrics
@@ -81,6 +82,7 @@ def make_app(
     app.cleanup_ctx.append(access_context)  # before the hub: closed after its last commit
     app.cleanup_ctx.append(_hub_context)
     app.on_shutdown.append(_shutdown)
+    install_entities(app, settings)  # records, changes feed, outbox batches: docs/entities.md
     return app
 
 

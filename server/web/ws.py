@@ -8,6 +8,7 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from server.auth.web import connection_guard
+from server.entities.web.keys import ENTITY_HINTS
 from server.hub.session import Session
 from server.observability import METRICS
 from server.web.keys import HUB, SESSIONS, SETTINGS
@@ -37,6 +38,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         outbox.send,
         guard=connection_guard(request, ws),
         when_sent=outbox.when_sent,
+        changes=request.app.get(ENTITY_HINTS),
     )
     sessions = request.app[SESSIONS]
     sessions.add(ws)
