@@ -7,20 +7,35 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { CoDocument } from "../../../clients/js/coedit.js";
+import { CoDocument } from "../../../clients/js/document.js";
 import { TextOperation, transform } from "../../../clients/js/ot.js";
 import { codePointLength } from "../../../clients/js/unicode.js";
 
-/** The server side of protocol v1 for one document, as docs/protocol.md specifies it. */
+/**
+ * The server side of protocol v1 for one document, as docs/protocol.md specifies it. `compact()`
+ * forgets the history so far, as a server that no longer keeps old ops: opening or rebasing from
+ * before it is `resync_required`, while (client, seq) stay known, so duplicates are still found.
+ */
 class ReferenceServer {
   constructor() {
     this.text = "";
     this.log = []; // {version, op, client, seq}
+    this.kept = 0; // ops up to this version are forgotten
     this.links = new Set();
+    this.refuse = null; // (op) => error code, to refuse submissions for good
+    this.sent = { resync_required: 0, duplicate: 0, refused: 0 };
+  }
+
+  compact() {
+    this.kept = this.log.length;
   }
 
   receive(link, message) {
-    if (message.type === "open") {
+    const resync = { type: "error", code: "resync_required", doc: message.doc, version: this.log.length };
+    if (message.type === "open" && message.version !== undefined && message.version < this.kept) {
+      link.down.push(resync);
+      this.sent.resync_required += 1;
+    } else if (message.type === "open") {
       const opened = { type: "opened", doc: message.doc, version: this.log.length, presence: [] };
       if (message.version === undefined) opened.text = this.text;
       else opened.ops = this.log.slice(message.version).map((e) => this._entry(e));
@@ -35,6 +50,14 @@ class ReferenceServer {
     const done = this.log.find((e) => e.client === link.clientId && e.seq === seq);
     if (done) {
       link.down.push({ type: "ack", doc, version: done.version, seq, duplicate: true });
+      this.sent.duplicate += 1;
+      return;
+    }
+    const refused = this.refuse?.(op);
+    if (version < this.kept || refused) {
+      const code = refused ?? "resync_required";
+      link.down.push({ type: "error", code, doc, seq, version: this.log.length, message: code });
+      this.sent[refused ? "refused" : "resync_required"] += 1;
       return;
     }
     let rebased = new TextOperation(op);
@@ -89,6 +112,22 @@ class Peer {
   _forget() {}
 }
 
+/** Deliver every message both ways until nothing is in flight. */
+function exchangeAll(server, peer) {
+  while (peer.link.up.length || peer.link.down.length) {
+    if (peer.link.up.length) server.receive(peer.link, peer.link.up.shift());
+    else peer.doc._receive(peer.link.down.shift());
+  }
+}
+
+/** A peer whose document is open on `server`. */
+function openPeer(server, clientId) {
+  const peer = new Peer(server, clientId);
+  peer.connect();
+  exchangeAll(server, peer);
+  return peer;
+}
+
 function randomEdit(random, text) {
   const length = codePointLength(text);
   const at = Math.floor(random() * (length + 1));
@@ -107,9 +146,10 @@ function seeded(seed) {
   };
 }
 
-function run(seed, steps) {
+function run(seed, steps, { compactions = false, refusals = false } = {}) {
   const random = seeded(seed);
   const server = new ReferenceServer();
+  if (refusals) server.refuse = (op) => (JSON.stringify(op).includes("中") ? "invalid_op" : null);
   const peers = [new Peer(server, "c-a"), new Peer(server, "c-b"), new Peer(server, "c-c")];
   for (const peer of peers) peer.connect();
   for (let step = 0; step < steps; step++) {
@@ -121,8 +161,10 @@ function run(seed, steps) {
       if (peer.link?.up.length) server.receive(peer.link, peer.link.up.shift());
     } else if (roll < 0.9) {
       if (peer.link?.down.length) peer.doc._receive(peer.link.down.shift());
-    } else if (roll < 0.95) {
+    } else if (roll < 0.93) {
       if (peer.online) peer.disconnect();
+    } else if (roll < 0.95) {
+      if (compactions) server.compact();
     } else if (!peer.online) {
       peer.connect();
     }
@@ -146,9 +188,14 @@ function run(seed, steps) {
 }
 
 describe("CoDocument against a reference server, with lost connections", () => {
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-    test(`seed ${seed} converges`, () => {
-      const { server, peers } = run(seed, 600);
+  const runs = [
+    ...[1, 2, 3, 4, 5, 6, 7, 8].map((seed) => [seed, {}]),
+    ...[11, 12, 13, 14, 15, 16].map((seed) => [seed, { compactions: true }]),
+    ...[21, 22, 23].map((seed) => [seed, { refusals: true }]),
+  ];
+  for (const [seed, options] of runs) {
+    test(`seed ${seed} converges ${JSON.stringify(options)}`, () => {
+      const { server, peers } = run(seed, 600, options);
       assert.ok(server.log.length > 20, `only ${server.log.length} ops committed`);
       for (const peer of peers) {
         assert.equal(peer.doc.text, server.text, `${peer.clientId} diverged`);
@@ -158,8 +205,20 @@ describe("CoDocument against a reference server, with lost connections", () => {
       // Exactly once: no client's seq was committed twice.
       const keys = server.log.map((e) => `${e.client}/${e.seq}`);
       assert.equal(new Set(keys).size, keys.length);
+      if (options.compactions) assert.ok(server.sent.resync_required > 0, "no resync happened");
+      if (options.refusals) assert.ok(server.sent.refused > 0, "nothing was refused");
     });
   }
+
+  test("resyncs probed both committed and uncommitted ops in flight", () => {
+    const totals = { resync_required: 0, duplicate: 0 };
+    for (const seed of [11, 12, 13, 14, 15, 16]) {
+      const { server } = run(seed, 600, { compactions: true });
+      totals.resync_required += server.sent.resync_required;
+      totals.duplicate += server.sent.duplicate;
+    }
+    assert.ok(totals.duplicate > 0 && totals.resync_required > 0, JSON.stringify(totals));
+  });
 
   test("a missed ack found in the catch-up is not resubmitted", () => {
     const server = new ReferenceServer();
@@ -186,12 +245,7 @@ describe("CoDocument against a reference server, with lost connections", () => {
     const server = new ReferenceServer();
     const peer = new Peer(server, "c-a");
     peer.connect();
-    const exchange = () => {
-      while (peer.link.up.length || peer.link.down.length) {
-        if (peer.link.up.length) server.receive(peer.link, peer.link.up.shift());
-        else peer.doc._receive(peer.link.down.shift());
-      }
-    };
+    const exchange = () => exchangeAll(server, peer);
     exchange();
     peer.doc.applyLocal(TextOperation.fromEdit(0, 0, "one "));
     exchange();
@@ -226,5 +280,68 @@ describe("CoDocument against a reference server, with lost connections", () => {
     server.receive(peer.link, resubmit);
     peer.doc._receive(peer.link.down.shift()); // ack: the buffer goes out with the next seq
     assert.deepEqual(peer.link.up.shift(), { type: "submit", doc: "sim", version: 1, seq: 2, op: [2, "!"] });
+  });
+});
+
+describe("resync and rejection", () => {
+  function offlineWithLostAck(server, peer, committed) {
+    peer.doc.applyLocal(TextOperation.fromEdit(0, 0, "mine "));
+    if (committed) server.receive(peer.link, peer.link.up.shift()); // committed, ack lost
+    peer.disconnect();
+    peer.doc.applyLocal(TextOperation.fromEdit(5, 0, "later")); // buffered
+  }
+
+  for (const committed of [true, false]) {
+    test(`history lost while offline, op in flight ${committed ? "" : "not "}committed`, () => {
+      const server = new ReferenceServer();
+      const alice = openPeer(server, "c-alice");
+      const bob = openPeer(server, "c-bob");
+      bob.doc.applyLocal(TextOperation.fromEdit(0, 0, "abc"));
+      exchangeAll(server, bob);
+      exchangeAll(server, alice);
+      offlineWithLostAck(server, alice, committed);
+      bob.doc.applyLocal(TextOperation.fromEdit(3, 0, " bob 😀"));
+      exchangeAll(server, bob);
+      server.compact();
+      alice.connect();
+      exchangeAll(server, alice);
+      exchangeAll(server, bob);
+      assert.ok(server.sent.resync_required >= 1);
+      assert.equal(server.sent.duplicate, committed ? 1 : 0, "the probe");
+      for (const peer of [alice, bob]) assert.equal(peer.doc.text, server.text);
+      assert.equal(server.text, "mine laterabc bob 😀");
+      // Committed: the buffer follows alone. Not: both edits are merged into one new op.
+      const ops = server.log.filter((e) => e.client === "c-alice").length;
+      assert.equal(ops, committed ? 2 : 1, "each edit committed exactly once");
+    });
+  }
+
+  test("a refused op is undone, the edits after it survive", () => {
+    const server = new ReferenceServer();
+    server.refuse = (op) => (JSON.stringify(op).includes("X") ? "op_too_large" : null);
+    const peer = openPeer(server, "c-a");
+    peer.doc.applyLocal(TextOperation.fromEdit(0, 0, "ok "));
+    exchangeAll(server, peer);
+    const errors = [];
+    peer.doc.addEventListener("error", (event) => errors.push(event.detail));
+    peer.doc.applyLocal(TextOperation.fromEdit(3, 0, "XXX")); // in flight, to be refused
+    peer.doc.applyLocal(TextOperation.fromEdit(6, 0, " 👍🏽")); // buffered behind it
+    assert.equal(peer.doc.text, "ok XXX 👍🏽");
+    exchangeAll(server, peer);
+    assert.equal(peer.doc.text, "ok  👍🏽");
+    assert.equal(server.text, "ok  👍🏽");
+    assert.equal(peer.doc.pendingCount, 0);
+    assert.deepEqual(errors.map((e) => [e.code, e.rejected]), [["op_too_large", true]]);
+  });
+});
+
+describe("CoeditClient module", () => {
+  test("imports without a browser, and backs off exponentially with jitter", async () => {
+    const { backoffDelay, CoeditClient } = await import("../../../clients/js/coedit.js");
+    assert.equal(typeof CoeditClient, "function");
+    assert.equal(backoffDelay(0, {}, () => 0), 250);
+    assert.equal(backoffDelay(0, {}, () => 1), 500);
+    assert.equal(backoffDelay(3, {}, () => 1), 4000);
+    assert.equal(backoffDelay(30, {}, () => 1), 15_000);
   });
 });
