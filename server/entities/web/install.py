@@ -28,7 +28,9 @@ from server.entities.web.keys import (
     ENTITY_SERVICE,
     ENTITY_STORE,
 )
+from server.entities.web.metrics_bridge import ObservabilityMetrics
 from server.fanout import FanOut
+from server.observability import METRICS
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,15 @@ def _context(
         store = app.get(ENTITY_STORE) or open_entity_store(settings, config, clock)
         await store.open()
         notifier = ChangeNotifier(_bus(settings))
-        service = EntityService(config, store, _access(app), notifier, clock=clock)
+        metrics = app.get(METRICS)
+        service = EntityService(
+            config,
+            store,
+            _access(app),
+            notifier,
+            clock=clock,
+            metrics=ObservabilityMetrics(metrics) if metrics is not None else None,
+        )
         app[ENTITY_SERVICE] = service
         app[ENTITY_HINTS] = ChangeHints(service)
         await notifier.start(config.collections)

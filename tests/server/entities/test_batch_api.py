@@ -174,3 +174,15 @@ async def test_a_week_offline_10000_writes_merge_correctly(
         await api.pull(device.replica, limit=1000)
     assert phone.replica.records == laptop.replica.records
     assert {k[1]: v["data"]["count"] for k, v in phone.replica.records.items()} == expected_count
+
+
+async def test_batches_replays_and_feed_lag_reach_the_metrics(api: Api) -> None:
+    writes = [put(f"t{i}", {"title": "x"}, idempotency_key=f"m{i}") for i in range(3)]
+    await api.batch(writes)
+    await api.batch(writes)
+    await api.changes(None)
+    async with api.http.get(api.url("/metrics")) as response:
+        text = await response.text()
+    assert "coedit_entities_idempotent_replays_total 3.0" in text
+    assert "coedit_entities_outbox_batch_records_count 2.0" in text
+    assert "coedit_entities_changes_lag_seconds_count 1.0" in text
