@@ -144,6 +144,8 @@ async def test_gaining_and_losing_access_to_a_collection(
     assert replica.records == {}
     denied = await bob.put("tasks", "x", {"title": "x"})
     assert denied.status == 403 and denied.error == "forbidden"
+    stale = await bob.put("tasks", "t0", {"title": "x"}, if_match='"99"')
+    assert stale.status == 403  # authorisation is decided before any precondition
 
 
 async def test_gaining_and_losing_access_to_a_record(

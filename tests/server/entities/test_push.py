@@ -73,3 +73,12 @@ async def test_server_sent_events_carry_the_same_hints(api: Api) -> None:
 async def test_events_for_an_unknown_collection_is_404(api: Api) -> None:
     answer = await api.request("GET", "/v1/events", params={"collections": "nope"})
     assert answer.status == 404 and answer.error == "unknown_collection"
+
+
+async def test_event_streams_end_when_the_server_shuts_down(api: Api) -> None:
+    async with api.http.get(api.url("/v1/events")) as response:
+        assert (await response.content.readuntil(b"\n\n")).startswith(b": subscribed")
+        closing = asyncio.create_task(api.server.close())
+        rest = await asyncio.wait_for(response.content.read(), 10)
+        await asyncio.wait_for(closing, 10)
+    assert b"event:" not in rest
