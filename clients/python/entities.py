@@ -191,6 +191,10 @@ class EntitySync:
                 self._changed.notify()
                 self._on_change()
                 return
+            except Exception:  # a bug or a malformed answer must not end syncing for good
+                log.exception("entity sync failed; retrying")
+                delay = self._backoff.delay(attempt)
+                attempt += 1
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._kick.wait()

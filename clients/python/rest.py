@@ -100,7 +100,7 @@ class RestClient:
                 except ValueError:
                     answer = None  # not JSON (a proxy's error page): the status says enough
                 return response.status, answer if isinstance(answer, dict) else {}
-        except aiohttp.ClientConnectionError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise ConnectionFailed(
                 f"cannot reach the coedit server at {self._url} ({exc}); is it running? "
                 "Set --url or COEDIT_URL"
