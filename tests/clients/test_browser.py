@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ class Coedit:
     settings: Settings
     port: int = 0
     server: TestServer | None = None
+    token: str | None = None  # for the REST reads of a server with authentication
 
     async def start(self) -> None:
         self.server = TestServer(make_app(self.settings), host="127.0.0.1", port=self.port or None)
@@ -71,9 +73,10 @@ class Coedit:
         return f"http://127.0.0.1:{self.port}"
 
     async def document(self, doc: str) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with (
             aiohttp.ClientSession() as http,
-            http.get(f"{self.url}/v1/docs/{doc}") as response,
+            http.get(f"{self.url}/v1/docs/{doc}", headers=headers) as response,
         ):
             assert response.status == 200, await response.text()
             body: dict[str, Any] = await response.json()
@@ -303,3 +306,65 @@ async def test_switching_documents_and_back_keeps_editing(browser, coedit) -> No
     await alice.page.keyboard.type("two")
     assert await converge(coedit, "e2e-first", alice) == "one 😀 two"
     assert await alice.page.locator("#recent a").all_inner_texts() == ["e2e-first", "e2e-second"]
+
+
+async def test_tokens_sign_in_and_are_refreshed_before_they_expire(browser, tmp_path) -> None:
+    """The demo sends the token from localStorage in hello, and refreshes it (auth → authed)
+    ahead of its expiry by asking the provider again."""
+    import jwt
+
+    from server.auth.settings import AuthSettings, DefaultPolicy
+
+    secret = "a-browser-test-secret-long-enough-for-hs256"
+    auth = AuthSettings(jwt_secret=secret, default_policy=DefaultPolicy.OPEN)
+    coedit = Coedit(Settings(data_dir=tmp_path / "data", sqlite_synchronous="NORMAL", auth=auth))
+    await coedit.start()
+    try:
+
+        def token(user: str, lifetime: float) -> str:
+            claims = {"sub": user, "exp": int(time.time() + lifetime)}
+            return jwt.encode(claims, secret, algorithm="HS256")
+
+        context = await browser.new_context()
+        # Expires in 32 s: the client refreshes 30 s ahead, i.e. after about 2 s.
+        first = json.dumps(token("alice", 32))
+        await context.add_init_script(f"localStorage.setItem('coedit.token', {first});")
+        page = await context.new_page()
+        frames: list[dict[str, Any]] = []
+        arrived = asyncio.Event()
+
+        def received(data: str | bytes) -> None:
+            frames.extend(_messages(data))
+            arrived.set()
+
+        page.on("websocket", lambda ws: ws.on("framereceived", received))
+        await page.goto(f"{coedit.url}/#e2e-auth")
+        await page.wait_for_function(SYNCED, arg=None, timeout=WAIT_MS)
+        welcome = next(m for m in frames if m["type"] == "welcome")
+        assert welcome["user"] == "alice" and "expires" in welcome
+
+        fresh = json.dumps(token("alice", 3600))
+        await page.evaluate(f"localStorage.setItem('coedit.token', {fresh})")
+
+        # The provider is asked again at each refresh until a refresh carries the fresh token.
+        def refreshed() -> bool:
+            return any(
+                m["type"] == "authed" and m["expires"] > welcome["expires"] + 3000 for m in frames
+            )
+
+        async with asyncio.timeout(30):
+            while not refreshed():
+                arrived.clear()
+                await arrived.wait()
+        assert all(m["user"] == "alice" for m in frames if m["type"] == "authed")
+        await page.click("#text")
+        await page.keyboard.type("signed 🔏")
+        coedit.token = token("auditor", 60)
+        assert await converge(coedit, "e2e-auth", Person("alice", context, page)) == "signed 🔏"
+    finally:
+        await coedit.stop()
+
+
+def _messages(frame: str | bytes) -> list[dict[str, Any]]:
+    decoded = json.loads(frame)
+    return decoded if isinstance(decoded, list) else [decoded]
