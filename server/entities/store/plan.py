@@ -77,17 +77,17 @@ def plan_group(
     state = _State(dict(records), {k: v for k, v in keys.items() if v.expires_at > now})
     plan = GroupPlan([])
     for index, unit in enumerate(units):
-        trial = state.fork()
+        # Only an all-or-nothing unit works on a copy it may throw away.
+        trial = state.fork() if unit.atomic else state
         outcomes: list[Outcome] = []
         for call in unit.calls:
             outcomes.append(trial.apply(call, index, len(outcomes), now, key_ttl))
         if unit.atomic and not all(o.response.ok for o in outcomes):
             outcomes = [o if o.replayed or not o.response.ok else _aborted(o) for o in outcomes]
-            trial = state.fork()  # nothing of the unit is kept
+        else:
+            state = trial
         plan.outcomes.append(outcomes)
-        plan.changes.extend(trial.changes[len(state.changes) :])
-        plan.keys.extend(trial.keys[len(state.keys) :])
-        state = trial
+    plan.changes, plan.keys = state.changes, state.keys
     return plan
 
 
