@@ -7,6 +7,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from server.auth.acl import Action, Resource
+from server.auth.events import AuditKind
+from server.auth.web import authorize, authorize_submit, record
 from server.hub.hub import Hub
 from server.protocol.errors import ErrorCode, ProtocolError
 from server.protocol.fields import (
@@ -52,7 +55,10 @@ def _query_int(request: web.Request, name: str, default: int, maximum: int) -> i
 @routes.get("/v1/docs/{doc}")
 async def get_document(request: web.Request) -> web.Response:
     """The document's text and version; ``ETag`` is the version."""
-    snapshot = await request.app[HUB].snapshot(_doc_id(request))
+    doc_id = _doc_id(request)
+    identity = await authorize(request, Resource.doc(doc_id), Action.READ)
+    snapshot = await request.app[HUB].snapshot(doc_id)
+    record(request, AuditKind.DOC_OPENED, identity, doc_id, version=snapshot.version, via="rest")
     etag = f'"{snapshot.version}"'
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers={"ETag": etag})
@@ -66,6 +72,7 @@ async def get_ops(request: web.Request) -> web.Response:
     doc_id = _doc_id(request)
     since = _query_int(request, "since", 0, 2**53)
     limit = _query_int(request, "limit", DEFAULT_OPS_PAGE, MAX_OPS_PAGE) or DEFAULT_OPS_PAGE
+    await authorize(request, Resource.doc(doc_id), Action.READ)
     ops, version = await request.app[HUB].ops_page(doc_id, since, limit)
     last = ops[-1].version if ops else since
     body = {
@@ -91,12 +98,16 @@ async def post_op(request: web.Request) -> web.Response:
     seq = read_int(message, "seq", minimum=1)
     base = read_int(message, "version")
     op = read_op(message, max_op_chars=request.app[SETTINGS].limits.max_op_chars, doc=doc_id)
+    identity = await authorize_submit(request, doc_id, client_id)
     hub: Hub = request.app[HUB]
     doc = await hub.document(doc_id, create=True)
     future = hub.submit(
-        doc, origin=None, client_id=client_id, user=None, seq=seq, base_version=base, op=op
+        doc, origin=None, client_id=client_id, user=identity.user, seq=seq, base_version=base, op=op
     )
     version, duplicate = await future
+    if not duplicate:
+        detail = {"version": version, "client": client_id, "seq": seq, "via": "rest"}
+        record(request, AuditKind.OP_COMMITTED, identity, doc_id, **detail)
     return _json({"doc": doc_id, "version": version, "seq": seq, "duplicate": duplicate})
 
 
