@@ -56,6 +56,7 @@ export class CursorOverlay {
     this._on(textarea, "scroll", () => this._scroll());
     this._resize = new ResizeObserver(render);
     this._resize.observe(textarea);
+    textarea.ownerDocument.fonts?.ready.then(render); // web fonts change where lines wrap
     this.render();
   }
 
@@ -76,6 +77,10 @@ export class CursorOverlay {
   }
 
   render() {
+    if (!this.doc.presence.size) {
+      this.mirror.replaceChildren(); // nobody else here: no need to lay the text out
+      return;
+    }
     this._layout();
     const text = this.textarea.value;
     const fragment = this.textarea.ownerDocument.createDocumentFragment();
