@@ -24,6 +24,8 @@ export const PROTOCOL = 1;
 
 /** The close code of a server that does not speak this protocol version: never retried. */
 const CLOSE_UNSUPPORTED_PROTOCOL = 4000;
+/** setTimeout fires at once for anything longer (a 32-bit signed count of milliseconds). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** A client id: 12 random base-36 characters (unique per page load; stable across reconnects). */
 export function randomClientId(prefix = "web") {
@@ -236,7 +238,7 @@ export class CoeditClient extends EventTarget {
     clearTimeout(this._refreshTimer);
     if (typeof expires !== "number" || typeof this._token !== "function") return;
     const remaining = expires * 1000 - Date.now();
-    const delay = Math.max(1000, Math.min(remaining - 30_000, remaining * 0.8));
+    const delay = Math.max(1000, Math.min(remaining - 30_000, remaining * 0.8, MAX_TIMEOUT_MS));
     this._refreshTimer = setTimeout(() => {
       if (this.state === "online") this.refreshToken().catch((error) => this._tokenFailed(error));
     }, delay);
