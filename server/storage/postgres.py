@@ -225,6 +225,7 @@ class PostgresStore:
     async def _insert(self, conn: Any, winners: list[AppendCall]) -> None:
         columns = list(zip(*(row for call in winners for row in call.rows), strict=True))
         await conn.execute(self._sql.insert_ops, *columns)
+        await conn.execute(self._sql.upsert_seqs, columns[0], columns[3], columns[4])
         heads = {call.doc_id: call.last_version for call in winners}  # the last call per doc
         await conn.execute(self._sql.move_heads, list(heads), list(heads.values()))
 
@@ -270,6 +271,7 @@ class _Statements:
 
     def __init__(self, schema: str) -> None:
         documents, ops, snapshots = f"{schema}.documents", f"{schema}.ops", f"{schema}.snapshots"
+        client_seqs = f"{schema}.client_seqs"
         # documents.version is the head of the log. It is kept apart from the ops because
         # compaction may delete every op, and the next append must still start at head + 1;
         # it is also the row a batch locks to serialize appends to one document.
@@ -291,6 +293,12 @@ class _Statements:
                 PRIMARY KEY (doc_id, version)
             );
             CREATE INDEX IF NOT EXISTS ops_client_seq ON {ops} (doc_id, client_id, seq);
+            CREATE TABLE IF NOT EXISTS {client_seqs} (
+                doc_id    text NOT NULL,
+                client_id text NOT NULL,
+                seq       bigint NOT NULL,
+                PRIMARY KEY (doc_id, client_id)
+            );
             CREATE TABLE IF NOT EXISTS {snapshots} (
                 doc_id  text PRIMARY KEY,
                 version bigint NOT NULL,
@@ -314,6 +322,14 @@ class _Statements:
             f'INSERT INTO {ops} (doc_id, version, op, client_id, seq, "user", "time") '
             "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], "
             "$5::bigint[], $6::text[], $7::float8[])"
+        )
+        # The last seq of each client survives compaction: exactly-once outlives the ops.
+        self.upsert_seqs = (
+            f"INSERT INTO {client_seqs} AS c (doc_id, client_id, seq) "
+            "SELECT doc_id, client_id, max(seq) "
+            "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(doc_id, client_id, seq) "
+            "GROUP BY doc_id, client_id "
+            "ON CONFLICT (doc_id, client_id) DO UPDATE SET seq = greatest(c.seq, excluded.seq)"
         )
         self.move_heads = (
             f"UPDATE {documents} AS d SET version = h.version "
@@ -339,7 +355,7 @@ class _Statements:
             "ORDER BY version LIMIT 1"
         )
         self.last_seq = (
-            f"SELECT coalesce(max(seq), 0) FROM {ops} WHERE doc_id = $1 AND client_id = $2"
+            f"SELECT coalesce(max(seq), 0) FROM {client_seqs} WHERE doc_id = $1 AND client_id = $2"
         )
         # Never drop an op the stored snapshot does not cover: clamp to the snapshot's version.
         self.compact = (

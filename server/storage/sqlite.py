@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS ops (
     PRIMARY KEY (doc_id, version)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ops_client_seq ON ops (doc_id, client_id, seq);
+CREATE TABLE IF NOT EXISTS client_seqs (
+    doc_id    TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, client_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
     doc_id  TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
@@ -61,6 +67,11 @@ COMMIT;
 _INSERT_OP = (
     'INSERT INTO ops (doc_id, version, op, client_id, seq, "user", "time") '
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+# The last seq of each client survives compaction: exactly-once must outlive the ops themselves.
+_UPSERT_SEQ = (
+    "INSERT INTO client_seqs (doc_id, client_id, seq) VALUES (?, ?, ?) "
+    "ON CONFLICT (doc_id, client_id) DO UPDATE SET seq = max(seq, excluded.seq)"
 )
 _SELECT_OPS = (
     'SELECT version, op, client_id, seq, "user", "time" FROM ops '
@@ -316,6 +327,7 @@ def _try_append(conn: sqlite3.Connection, call: AppendCall, now: float) -> bool:
     if head is None:
         _create_document(conn, call.doc_id, now)
     conn.executemany(_INSERT_OP, call.rows)
+    conn.executemany(_UPSERT_SEQ, [(row[0], row[3], row[4]) for row in call.rows])
     conn.execute(
         "UPDATE documents SET version = ? WHERE doc_id = ?", (call.last_version, call.doc_id)
     )
@@ -372,7 +384,7 @@ def _committed_seq(conn: sqlite3.Connection, doc_id: str, client_id: str, seq: i
 
 def _last_seq(conn: sqlite3.Connection, doc_id: str, client_id: str) -> int:
     row = conn.execute(
-        "SELECT coalesce(max(seq), 0) FROM ops WHERE doc_id = ? AND client_id = ?",
+        "SELECT coalesce(max(seq), 0) FROM client_seqs WHERE doc_id = ? AND client_id = ?",
         (doc_id, client_id),
     ).fetchone()
     return int(row[0])

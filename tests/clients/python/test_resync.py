@@ -68,19 +68,12 @@ async def compact(live: LiveServer, http: aiohttp.ClientSession) -> int:
     return int(snapshot["version"])
 
 
-FORGETS_SEQS = pytest.mark.xfail(
-    strict=True,
-    reason="server: compaction drops the ops that last_seq/committed_seq read, so after a "
-    "restart the server cannot tell that a compacted (client, seq) was committed",
-)
-
-
 @pytest.mark.parametrize(
     ("committed", "restart"),
     [
         pytest.param(False, False, id="offline-edit"),
         pytest.param(True, False, id="lost-ack"),
-        pytest.param(True, True, id="lost-ack-server-restarted", marks=FORGETS_SEQS),
+        pytest.param(True, True, id="lost-ack-server-restarted"),
     ],
 )
 async def test_resync_merges_the_pending_edit_once(

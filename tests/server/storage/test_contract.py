@@ -332,6 +332,17 @@ async def test_compacting_everything_keeps_the_head(store: Store) -> None:
     assert versions(await store.ops_since("doc", 0)) == [6]
 
 
+async def test_last_seq_survives_compaction(store: Store) -> None:
+    await store.create_document("doc")
+    await append_range(store, "doc", 1, 5)
+    before = await store.last_seq("doc", "client-a")
+    await store.save_snapshot("doc", Snapshot("x" * 5, 5))
+    await store.compact("doc", 5)
+    assert await store.ops_since("doc", 0) == []
+    assert before > 0
+    assert await store.last_seq("doc", "client-a") == before
+
+
 async def test_compact_of_unknown_document_is_a_no_op(store: Store) -> None:
     await store.compact("nope", 10)
     assert not await store.document_exists("nope")
