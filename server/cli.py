@@ -11,6 +11,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from server.auth.cli import (
+    add_auth_arguments,
+    add_token_command,
+    auth_settings_from_args,
+    check_serving_address,
+)
 from server.config import HubSettings, Limits, Settings
 from server.entities.config import EntitiesConfig, load_config
 
@@ -130,6 +136,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="JSON or TOML file declaring the synced record collections, their schemas and "
         "merge policies; see docs/entities.md (COEDIT_ENTITIES_CONFIG)",
     )
+    add_auth_arguments(serve)  # --jwt-secret, --jwks-url, ... --insecure: docs/auth.md
     serve.set_defaults(run=_serve)
 
 
@@ -155,6 +162,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             idle_seconds=args.idle_seconds,
         ),
         entities=_entities(args.entities_config),
+        auth=auth_settings_from_args(args),
     )
 
 
@@ -171,6 +179,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
+    check_serving_address(settings)  # no authentication: loopback only, unless --insecure
     try:
         import uvloop
 
@@ -197,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _add_serve(commands)
+    add_token_command(commands)  # token: dev tokens for --jwt-secret (server/auth/cli.py)
     from clients.python.cli import add_commands as add_client_commands
 
     add_client_commands(commands)  # cat, edit, watch: the Python client (clients/python/cli.py)

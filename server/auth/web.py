@@ -88,17 +88,17 @@ def http_error(error: ProtocolError, *, token_given: bool = True) -> Exception:
     ask for (``WWW-Authenticate``, ``Retry-After``); other codes go to the error middleware."""
     body = orjson.dumps(
         {"error": {"code": error.code.value, "message": error.message, **error.extra}}
-    )
+    ).decode()
     if error.http_status == 401:
         challenge = 'Bearer realm="coedit"' + (', error="invalid_token"' if token_given else "")
         return web.HTTPUnauthorized(
-            headers={"WWW-Authenticate": challenge}, body=body, content_type="application/json"
+            headers={"WWW-Authenticate": challenge}, text=body, content_type="application/json"
         )
     retry_after = error.extra.get("retry_after")
     if error.http_status == 429 and isinstance(retry_after, int | float):
         return web.HTTPTooManyRequests(
             headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
-            body=body,
+            text=body,
             content_type="application/json",
         )
     return error

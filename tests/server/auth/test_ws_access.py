@@ -7,11 +7,14 @@ from typing import Any
 
 from tests.server.auth.conftest import Join, Rest, submit
 from tests.server.auth.tokens import mint
+from tests.server.wsclient import WsClient
 
 
-async def write(ws, doc: str, seq: int, version: int, op: list[Any]) -> int:
+async def write(ws: WsClient, doc: str, seq: int, version: int, op: list[Any]) -> int:
+    """Submit an op and return the version its ack names."""
     await ws.send(submit(doc, seq, version, op))
-    return (await ws.expect_type("ack", doc=doc, seq=seq))["version"]
+    ack = await ws.expect_type("ack", doc=doc, seq=seq)
+    return int(ack["version"])
 
 
 async def test_the_first_opener_owns_a_new_document_and_others_are_refused(
