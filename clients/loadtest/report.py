@@ -136,8 +136,10 @@ class Report:
         server = self.server
         if not server:
             return []
-        parts = [f"CPU {server['cpu_share']:.0%} of one core", f"{server['committed']:,.0f} ops "
-                 "committed"]  # fmt: skip
+        cpu = f"CPU {server['cpu_share']:.0%} of one core"
+        if not math.isnan(server["cpu_per_op"]):
+            cpu += f" ({server['cpu_per_op'] * 1e6:,.0f} µs per op)"
+        parts = [cpu, f"{server['committed']:,.0f} ops committed"]
         for key, label in (("ack_p99", "ack p99"), ("ttc_p99", "time to consistency p99")):
             if not math.isnan(server.get(key, math.nan)):
                 parts.append(f"{label} ≤ {_ms(server[key])}")

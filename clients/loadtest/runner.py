@@ -41,13 +41,15 @@ async def run_loadtest(options: LoadOptions) -> Report:
         parts = start_parts(plans)
         await parts.meet()  # every part connected
         progress = asyncio.create_task(_progress(options, parts.board))
-        window = asyncio.create_task(_server_window(http, options))
+        drained = asyncio.Event()
+        window = asyncio.create_task(_server_window(http, options, drained))
         try:
             await workload.during(parent)
             await parts.meet()  # every part drained
         finally:
             progress.cancel()
-            server = await _finish_window(window)
+            drained.set()
+            server = _server_figures(await window)
         stats = await parts.results()
         stats.merge(parent.stats)
     return Report(options, run_id, started, processes, stats, server)
@@ -68,30 +70,31 @@ class _Window:
     last_at: float = 0.0
 
 
-async def _server_window(http: aiohttp.ClientSession, options: LoadOptions) -> _Window:
-    """Read ``/metrics`` when the window opens and when it closes (or when cancelled early)."""
+async def _server_window(
+    http: aiohttp.ClientSession, options: LoadOptions, drained: asyncio.Event
+) -> _Window:
+    """Read ``/metrics`` when the window opens and when it closes (at the deadline, or when the
+    parts drained before it)."""
     window = _Window()
     await asyncio.sleep(options.warmup)
     window.first, window.first_at = await scrape(http, options.target), time.perf_counter()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.sleep(options.duration)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(drained.wait(), options.duration)
     window.last, window.last_at = await scrape(http, options.target), time.perf_counter()
     return window
 
 
-async def _finish_window(task: asyncio.Task[_Window]) -> dict[str, float]:
-    task.cancel()
-    try:
-        window = await task
-    except asyncio.CancelledError:  # cancelled before the window opened
-        return {}
+def _server_figures(window: _Window) -> dict[str, float]:
     first, last = window.first, window.last
     if first is None or last is None or window.last_at <= window.first_at:
         return {}
     wall = window.last_at - window.first_at
+    cpu = first.delta(last, "process_cpu_seconds_total")
+    committed = first.delta(last, "coedit_ops_committed_total")
     return {
-        "cpu_share": first.delta(last, "process_cpu_seconds_total") / wall,
-        "committed": first.delta(last, "coedit_ops_committed_total"),
+        "cpu_share": cpu / wall,
+        "cpu_per_op": cpu / committed if committed else float("nan"),
+        "committed": committed,
         "ack_p50": first.quantile(last, "coedit_ack_latency_seconds", 0.5),
         "ack_p99": first.quantile(last, "coedit_ack_latency_seconds", 0.99),
         "ttc_p99": first.quantile(last, "coedit_time_to_consistency_seconds", 0.99),

@@ -3,6 +3,12 @@
 Messages arrive encoded (a broadcast is encoded once for all its subscribers); the outbox joins
 them into a JSON array frame. Unsent bytes are bounded: a client that stops reading is cut off
 with close code 4008 instead of growing the server's memory.
+
+The frame is written straight to the transport by a callback at the end of the loop turn, not
+through aiohttp's ``send_frame`` coroutine: a broadcast to many sockets is then one plain call
+and one ``write`` per socket, with no task per socket. Nothing here ever waits for the socket to
+drain; the bound on unsent bytes (queue plus transport buffer) replaces that backpressure. And
+the sockets that get the same single message in one turn (a fan-out) share one frame object.
 """
 
 from __future__ import annotations
@@ -10,14 +16,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections.abc import Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 log = logging.getLogger(__name__)
 
 CLOSE_SLOW_CONSUMER = 4008
 _CLOSE_TIMEOUT = 1.0
+_TEXT_FIN = 0x81  # RFC 6455 §5.2: FIN, no RSV bits (no compression), opcode 1 (text)
+_WRITE_SEPARATELY = 1 << 16  # bigger payloads are not copied behind their header
+
+
+def frame_header(length: int) -> bytes:
+    """The header of an unmasked final text frame with a payload of ``length`` bytes."""
+    if length < 126:
+        return bytes((_TEXT_FIN, length))
+    if length < 1 << 16:
+        return struct.pack("!BBH", _TEXT_FIN, 126, length)
+    return struct.pack("!BBQ", _TEXT_FIN, 127, length)
+
+
+class _SharedFrame:
+    """The payload built last, kept while the same single message goes to other sockets."""
+
+    __slots__ = ("message", "payload")
+
+    def __init__(self) -> None:
+        self.message: bytes | None = None
+        self.payload = b""
+
+    def of(self, batch: list[bytes]) -> bytes:
+        if len(batch) != 1:
+            return b"[" + b",".join(batch) + b"]"
+        message = batch[0]
+        if message is not self.message:
+            self.message, self.payload = message, b"[" + message + b"]"
+        return self.payload
+
+
+_shared = _SharedFrame()
 
 
 class Outbox:
@@ -33,13 +72,14 @@ class Outbox:
     ) -> None:
         """``on_overflow`` is called when the outbox cuts off a slow consumer (for metrics)."""
         self._ws = ws
-        self._transport = transport
+        self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self._max_bytes = max_bytes
         self._on_overflow = on_overflow
         self._queue: list[bytes] = []
         self._waiters: list[Callable[[], None]] = []
         self._queued_bytes = 0
-        self._flusher: asyncio.Task[None] | None = None
+        self._backlog = 0  # the transport's unsent bytes when this turn's queue began
+        self._scheduled = False
         self._closer: asyncio.Task[None] | None = None
         self.overflowed = False
         self.frames_sent = 0
@@ -48,17 +88,21 @@ class Outbox:
         """Queue one encoded message object; it goes out with the others of this loop turn."""
         if self.overflowed or self._ws.closed:
             return
+        if not self._queue:
+            # Within one turn the transport's buffer cannot shrink: read it once per frame.
+            self._backlog = self._transport_backlog()
+            if not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush)
         self._queue.append(message)
         self._queued_bytes += len(message)
-        if self._queued_bytes + self._transport_backlog() > self._max_bytes:
+        if self._queued_bytes + self._backlog > self._max_bytes:
             self._overflow()
-        elif self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     def when_sent(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the frame holding everything queued so far is written (or at
         once if nothing is queued); a dropped queue counts as done, so no callback is lost."""
-        if not self._queue and self._flusher is None:
+        if not self._queue:
             callback()
         else:
             self._waiters.append(callback)
@@ -66,64 +110,58 @@ class Outbox:
     async def close(self) -> None:
         """Stop sending; drop what is queued. After an overflow, wait until the socket is closed
         with 4008, so that the transport's own close (1000) cannot overtake it."""
-        self._queue.clear()
-        self._release_waiters()
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        self._drop()
         if self._closer is not None:
             await self._closer
 
-    async def _flush(self) -> None:
-        try:
-            while self._queue and not self._ws.closed:
-                batch, self._queue = self._queue, []
-                covered = len(self._waiters)  # who waits for what this frame holds
-                self._queued_bytes = 0
-                frame = b"[" + b",".join(batch) + b"]"
-                await self._ws.send_frame(frame, WSMsgType.TEXT)
-                self.frames_sent += 1
-                self._release_waiters(covered)
-        except (ConnectionError, RuntimeError) as exc:
-            log.debug("send failed: %s", exc)
-            self._queue.clear()
-        finally:
-            self._flusher = None
-            if not self._queue:  # all sent, dropped or closed: nobody may wait in vain
-                self._release_waiters()
+    def _flush(self) -> None:
+        self._scheduled = False
+        transport = self._transport
+        if transport is None or transport.is_closing() or self._ws.closed:
+            self._drop()
+            return
+        if not self._queue:
+            return
+        batch, self._queue = self._queue, []
+        self._queued_bytes = 0
+        payload = _shared.of(batch)
+        header = frame_header(len(payload))
+        if len(payload) < _WRITE_SEPARATELY:
+            transport.write(header + payload)
+        else:
+            transport.writelines((header, payload))
+        self.frames_sent += 1
+        self._release_waiters()
 
     def _transport_backlog(self) -> int:
         transport = self._transport
-        if isinstance(transport, asyncio.WriteTransport):
-            return transport.get_write_buffer_size()
-        return 0
+        return 0 if transport is None else transport.get_write_buffer_size()
 
-    def _release_waiters(self, count: int | None = None) -> None:
-        """Call the oldest ``count`` waiters (all by default)."""
-        if count is None:
-            count = len(self._waiters)
-        waiters = self._waiters[:count]
-        del self._waiters[:count]
+    def _drop(self) -> None:
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter()
 
     def _overflow(self) -> None:
         self.overflowed = True
-        self._queue.clear()
-        self._release_waiters()
+        self._drop()
         if self._on_overflow is not None:
             self._on_overflow()
         log.warning("closing a slow consumer: more than %d bytes unsent", self._max_bytes)
         self._closer = asyncio.get_running_loop().create_task(self._close_slow_consumer())
 
     async def _close_slow_consumer(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
+        closed = False
         with contextlib.suppress(TimeoutError, ConnectionError):
-            await asyncio.wait_for(
+            closed = await asyncio.wait_for(
                 self._ws.close(code=CLOSE_SLOW_CONSUMER, message=b"slow consumer"), _CLOSE_TIMEOUT
             )
-        transport = self._transport
-        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
-            transport.abort()
+        if not closed and self._transport is not None:
+            # The close frame is stuck behind the unread bytes, and a graceful transport close
+            # would wait for them forever: drop the connection.
+            self._transport.abort()
