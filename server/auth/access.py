@@ -3,6 +3,8 @@ the limits shared by all connections. The web layer and the connection guards us
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -16,7 +18,7 @@ from server.auth.events import AuditKind
 from server.auth.identity import ANONYMOUS, Identity
 from server.auth.jwks import key_source
 from server.auth.ratelimit import BucketMap, rate_limited
-from server.auth.settings import AuthSettings
+from server.auth.settings import AbuseLimits, AuthSettings
 from server.auth.store import AuthStore
 from server.auth.tokens import TokenVerifier
 from server.protocol.errors import ErrorCode, ProtocolError
@@ -25,6 +27,7 @@ from server.storage import StorageError
 log = logging.getLogger(__name__)
 
 DocumentExists = Callable[[str], Awaitable[bool]]
+NO_LIMITS = AbuseLimits(messages_per_second=0, ops_per_second=0, max_user_open_docs=0)
 
 
 class Access:
@@ -50,10 +53,13 @@ class Access:
         )
         self.authorizer = Authorizer(store, settings)
         self.audit = AuditLog(store, clock=clock)
-        limits = settings.limits
+        # Dev mode has no users to limit, only this machine's own clients (load tests among them).
+        self.limits = settings.limits if settings.enabled else NO_LIMITS
+        limits = self.limits
         self.user_ops = BucketMap(limits.ops_per_second, limits.op_burst, clock=monotonic)
         self.open_docs: Counter[str] = Counter()  # user -> documents open over all connections
         self._document_exists = document_exists
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -64,6 +70,8 @@ class Access:
         """Open the store and say at start-up which mode the server runs in."""
         await self.store.open()
         settings = self.settings
+        if settings.enabled:
+            self._sweeper = asyncio.create_task(self._sweep_roles())
         if not settings.enabled:
             log.warning(
                 "dev mode: no authentication is configured (--jwt-secret, --jwks-file or "
@@ -87,6 +95,10 @@ class Access:
 
     async def close(self) -> None:
         """Store the audit entries still queued, then release keys and the store."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await self.audit.close()
         if self._keys is not None:
             await self._keys.close()
@@ -181,11 +193,20 @@ class Access:
                 "user; every user needs client ids of their own",
             )
 
+    async def _sweep_roles(self) -> None:
+        """Apply list changes made by other server processes to this one's open sockets."""
+        while True:
+            await asyncio.sleep(self.settings.acl_recheck_seconds)
+            try:
+                await self.authorizer.refresh_watched()
+            except ProtocolError as exc:
+                log.warning("re-reading access lists failed: %s", exc.message)
+
     def take_op(self, key: Hashable, **context: Any) -> None:
         """Count one submitted op against ``key``'s rate (a user, or an anonymous connection)."""
         wait = self.user_ops.take(key)
         if wait:
-            limits = self.settings.limits
+            limits = self.limits
             raise rate_limited(
                 wait, f"more than {limits.ops_per_second:g} ops per second", **context
             )

@@ -132,6 +132,14 @@ class Authorizer:
             if not listeners:
                 del self._listeners[resource]
 
+    async def refresh_watched(self) -> None:
+        """Re-read the lists of watched objects and notify their listeners: this applies
+        changes made through other server processes sharing the store."""
+        for resource in list(self._listeners):
+            acl = await self._get(resource)
+            if acl is not None:
+                self._notify(resource, acl)
+
     def _check_manage(self, identity: Identity, resource: Resource, acl: AccessList | None) -> None:
         role = self.role_in(acl, identity)
         if role is None:

@@ -47,7 +47,7 @@ class ConnectionGuard:
         self._close = close
         self._header_token = header_token
         self.identity: Identity = ANONYMOUS
-        limits = access.settings.limits
+        limits = access.limits
         self._messages = TokenBucket(
             limits.messages_per_second, limits.message_burst, clock=access.monotonic
         )
@@ -65,7 +65,7 @@ class ConnectionGuard:
     def admit(self, message: dict[str, Any]) -> None:
         wait = self._messages.take()
         if wait:
-            rate = self._access.settings.limits.messages_per_second
+            rate = self._access.limits.messages_per_second
             raise rate_limited(
                 wait,
                 f"more than {rate:g} messages per second on this connection",
@@ -165,7 +165,7 @@ class ConnectionGuard:
 
     def _check_open_limit(self, doc_id: str) -> None:
         user, open_docs = self.identity.user, self._access.open_docs
-        limit = self._access.settings.limits.max_user_open_docs
+        limit = self._access.limits.max_user_open_docs
         if user is None or doc_id in self._watched or not limit or open_docs[user] < limit:
             return
         raise ProtocolError(

@@ -23,7 +23,8 @@ class DefaultPolicy(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AbuseLimits:
-    """Rates and counts one connection or user may reach; 0 switches a limit off.
+    """Rates and counts one connection or user may reach; 0 switches a limit off. They apply
+    when authentication is on: dev mode has no users, only this machine's own clients.
 
     Token buckets: ``*_per_second`` is the sustained rate, ``*_burst`` how many may come at once.
     """

@@ -162,7 +162,10 @@ def _number(claims: dict[str, Any], name: str) -> float:
 
 
 def _claim_path(claims: dict[str, Any], path: str) -> Any:
-    """The claim at a dotted path (``realm_access.roles``), or None."""
+    """The claim named ``path`` (``https://example.com/groups``: a namespaced claim is taken
+    whole), else the one at the dotted path (``realm_access.roles``), or None."""
+    if path in claims:
+        return claims[path]
     value: Any = claims
     for part in path.split("."):
         if not isinstance(value, dict):

@@ -35,3 +35,10 @@ async def test_anyone_reads_writes_and_manages_without_a_token(connect, rest: Re
     kinds = [e["kind"] for e in audit.body["entries"]]
     assert kinds[:2] == ["doc.opened", "op.committed"]
     assert {e["user"] for e in audit.body["entries"]} == {None}
+
+
+async def test_dev_mode_has_no_abuse_limits(connect) -> None:
+    ws: WsClient = await connect("load-tester")
+    await ws.send(*({"type": "ping", "id": n} for n in range(1500)))  # over any default burst
+    await ws.expect_type("pong", id=1499)
+    assert not [m for m in ws.received if m["type"] == "error"]

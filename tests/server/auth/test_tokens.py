@@ -115,6 +115,10 @@ async def test_groups_from_a_nested_claim_or_a_string() -> None:
     settings = AuthSettings(jwt_secret=SECRET, groups_claim="realm_access.roles")
     token = mint(now=NOW, realm_access={"roles": ["writers"]})
     assert (await verifier(settings).verify(token)).groups == {"writers"}
+    namespaced = AuthSettings(jwt_secret=SECRET, groups_claim="https://coedit.example.com/groups")
+    claims: dict[str, Any] = {"https://coedit.example.com/groups": ["editors"]}
+    token = mint(now=NOW, **claims)
+    assert (await verifier(namespaced).verify(token)).groups == {"editors"}
     spaced = AuthSettings(jwt_secret=SECRET, groups_claim="scope")
     assert (await verifier(spaced).verify(mint(now=NOW, scope="a b"))).groups == {"a", "b"}
 
