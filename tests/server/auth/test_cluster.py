@@ -1,23 +1,53 @@
-"""Two server processes' worth of apps on one store: a list changed through one applies to the
-other's open sockets within the re-check interval."""
+"""Two server processes' worth of apps on one auth store (SQLite file or PostgreSQL): a list
+changed through one applies to the other's open sockets within the re-check interval."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
 
+from server.auth.store import AuthStore
+from server.auth.store.postgres import PostgresAuthStore
+from server.auth.web import AUTH_STORE
+from server.config import Settings
+from server.web.app import make_app
 from tests.server.auth.conftest import AUTH, Rest
+from tests.server.auth.store.conftest import POSTGRES_DSN, drop_schema, postgres_schema
 from tests.server.auth.tokens import mint
-from tests.server.conftest import ServerFactory
 from tests.server.wsclient import WsClient
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def nodes(
+    request: pytest.FixtureRequest, settings: Settings
+) -> AsyncIterator[list[TestServer]]:
+    """Two apps; with SQLite they share the data directory's auth.db, else one schema."""
+    schema = await postgres_schema() if request.param == "postgres" else None
+    node_settings = replace(settings, auth=replace(AUTH, acl_recheck_seconds=0.2))
+    servers = []
+    for _ in range(2):
+        app = make_app(node_settings)
+        if schema is not None:
+            store: AuthStore = PostgresAuthStore(POSTGRES_DSN, schema=schema)
+            app[AUTH_STORE] = store
+        server = TestServer(app)
+        await server.start_server()
+        servers.append(server)
+    yield servers
+    for server in servers:
+        await server.close()
+    if schema is not None:
+        await drop_schema(schema)
+
+
 async def test_a_revocation_through_one_node_closes_the_document_on_another(
-    start_server: ServerFactory, http: aiohttp.ClientSession
+    nodes: list[TestServer], http: aiohttp.ClientSession
 ) -> None:
-    settings = replace(AUTH, acl_recheck_seconds=0.2)
-    first, second = await start_server(auth=settings), await start_server(auth=settings)
+    first, second = nodes
     rest = Rest(http, first)
     await rest.submit("alice", "shared", ["text"], seq=1, version=0)
     await rest.share("alice", "shared", bob="viewer")

@@ -19,6 +19,17 @@ async def test_requests_without_a_valid_bearer_token_are_401(rest: Rest) -> None
         assert 'error="invalid_token"' in reply.headers["WWW-Authenticate"]
 
 
+async def test_posts_with_bad_tokens_write_nothing(rest: Rest) -> None:
+    await rest.submit("alice", "notes", ["ok"], seq=1, version=0)
+    forged = mint("alice", key="a-forged-secret-that-is-long-enough-0123")
+    bad = [forged, unsigned("alice"), mint("alice", ttl=-1), mint("alice", aud="billing")]
+    for seq, token in enumerate(bad, start=2):
+        body = {"client": "alice-rest", "seq": seq, "version": 1, "op": [2, "!"]}
+        reply = await rest("POST", "/v1/docs/notes/ops", token=token, json=body)
+        assert reply.status == 401
+    assert await rest.text("alice", "notes") == (1, "ok")
+
+
 async def test_no_role_and_no_document_get_the_same_answer(rest: Rest) -> None:
     assert (await rest.submit("alice", "diary", ["dear diary"], seq=1, version=0)).status == 200
     for path in ("/v1/docs/{}", "/v1/docs/{}/ops", "/v1/docs/{}/acl"):

@@ -20,7 +20,8 @@ POSTGRES_DSN = os.environ.get(
 )
 
 
-async def _postgres_schema() -> str:
+async def postgres_schema() -> str:
+    """A fresh schema name on the test server (skips, or fails in CI, without PostgreSQL)."""
     try:
         conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -29,7 +30,7 @@ async def _postgres_schema() -> str:
     return f"coedit_auth_test_{uuid.uuid4().hex[:12]}"
 
 
-async def _drop(schema: str) -> None:
+async def drop_schema(schema: str) -> None:
     conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -44,10 +45,10 @@ async def auth_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     if request.param == "sqlite":
         store = SqliteAuthStore(tmp_path / "auth.db", synchronous="NORMAL")
     else:
-        schema = await _postgres_schema()
+        schema = await postgres_schema()
         store = PostgresAuthStore(POSTGRES_DSN, schema=schema)
     await store.open()
     yield store
     await store.close()
     if schema is not None:
-        await _drop(schema)
+        await drop_schema(schema)
