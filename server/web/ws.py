@@ -22,7 +22,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     settings = request.app[SETTINGS]
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat_seconds,
-        max_msg_size=settings.limits.max_frame_bytes,
+        max_msg_size=settings.limits.max_frame_bytes + 1,  # aiohttp refuses max_msg_size itself
         compress=False,
     )
     await ws.prepare(request)
