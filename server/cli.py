@@ -187,12 +187,12 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     app = make_app(settings)
-    print(f"coedit listening on http://{settings.host}:{settings.port}", flush=True)
+    listening = f"coedit listening on http://{settings.host}:{settings.port}"
     web.run_app(
         app,
         host=settings.host,
         port=settings.port,
-        print=None,
+        print=lambda _: print(listening, flush=True),  # once the socket is bound, not before
         shutdown_timeout=settings.shutdown_timeout,
         access_log=None,
     )
