@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Protocol, cast
 
 from aiohttp import web
 
@@ -59,6 +60,17 @@ class _SharedFrame:
 _shared = _SharedFrame()
 
 
+class _Transport(Protocol):
+    """What the outbox uses of a transport. Checked by shape, not by class: uvloop's transports
+    do not derive from ``asyncio.WriteTransport``."""
+
+    def write(self, data: bytes) -> None: ...
+    def writelines(self, data: Iterable[bytes]) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
+    def is_closing(self) -> bool: ...
+    def abort(self) -> None: ...
+
+
 class Outbox:
     """Coalescing, bounded send queue of one WebSocket."""
 
@@ -72,7 +84,7 @@ class Outbox:
     ) -> None:
         """``on_overflow`` is called when the outbox cuts off a slow consumer (for metrics)."""
         self._ws = ws
-        self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
+        self._transport = cast(_Transport | None, transport)
         self._max_bytes = max_bytes
         self._on_overflow = on_overflow
         self._queue: list[bytes] = []

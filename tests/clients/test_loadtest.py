@@ -3,12 +3,17 @@ consistent counts; non-loopback targets are refused before any connection."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
-from collections.abc import AsyncIterator
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -29,8 +34,39 @@ async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
     await test_server.close()
 
 
-def options(server: TestServer, workload: str, **fields: object) -> LoadOptions:
-    target = parse_target(f"http://127.0.0.1:{server.port}", allow_remote=False)
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[int]:
+    """``coedit serve`` in its own process (uvloop, default limits); yields its port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    command = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    command += ["--data-dir", str(tmp_path / "served"), "--sqlite-synchronous", "NORMAL"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        try:
+            assert process.stdout is not None
+            assert b"listening" in process.stdout.readline()  # printed once the app is built
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+async def ready(port: int) -> None:
+    async with asyncio.timeout(30), aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)  # the port opens a moment after the banner
+
+
+def options(server: TestServer | int, workload: str, **fields: object) -> LoadOptions:
+    port = server if isinstance(server, int) else server.port
+    target = parse_target(f"http://127.0.0.1:{port}", allow_remote=False)
     base = LoadOptions(
         workload, target, doc_size=2000, duration=20.0, progress=False, drain_timeout=10.0
     )
@@ -60,6 +96,19 @@ async def test_fan_out_open_loop_reaches_every_subscriber(server: TestServer) ->
     assert stats.received == stats.acks_total * 5  # every committed op at every subscriber
     assert stats.broadcast.count == stats.received
     assert stats.broadcast.percentile(0.99) < 1.0
+
+
+async def test_runs_against_coedit_serve_in_its_own_process(served: int) -> None:
+    await ready(served)
+    fan_out = await run_loadtest(
+        options(served, "fan-out", writers=1, subscribers=20, rate=50.0, duration=1.0)
+    )
+    assert fan_out.ok, fan_out.table()
+    assert fan_out.stats.received == fan_out.stats.acks_total * 20 > 0
+    hot = await run_loadtest(options(served, "hot-doc", editors=3, max_ops=90))
+    assert hot.ok, hot.table()
+    assert hot.stats.acked_edits == 90 and hot.stats.received == 90 * 2
+    assert hot.server["committed"] == 90  # the window's /metrics reading
 
 
 async def test_several_processes_add_up(server: TestServer) -> None:
