@@ -17,8 +17,8 @@ from ot import TextOperation
 from tests.server.replica import Replica
 from tests.server.rest_log import fetch_document, fetch_ops, replay
 
-CLIENTS = 21
-EDITS_PER_CLIENT = 3
+CLIENTS = 24
+EDITS_PER_CLIENT = 5
 SEEDS = range(50)
 PIECES = ["a", "bc", " ", "😀", "é", "🎉🎉", "\n", "xyz"]
 
