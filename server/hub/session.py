@@ -184,9 +184,11 @@ class Session:
                 f"this connection already has {len(self._docs)} documents open; close some first",
                 doc=doc_id,
             )
-        await self._guard.authorize_open(doc_id)
-        if doc_id in self._docs:
+        if doc_id in self._docs:  # a reopen: if it fails below, the document stays closed
             self._hub.close(doc_id, self)
+            del self._docs[doc_id]
+            self._guard.closed(doc_id)
+        await self._guard.authorize_open(doc_id)
         reply = await self._hub.open(doc_id, self, known)
         self._docs[doc_id] = await self._hub.document(doc_id, create=True)
         self._guard.opened(doc_id, reply["version"])
