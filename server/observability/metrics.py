@@ -1,5 +1,6 @@
 """The server's Prometheus metrics: one ``Metrics`` object per application, on its own registry,
-so that several applications in one process (tests) never share or collide.
+so that several applications in one process (tests) never share or collide. Metrics updated per
+op or per batch are loop metrics (``loopmetrics``): only the event loop's thread may update them.
 
 ``Metrics`` is the hub's ``HubObserver``; the web layer, the stores and other components call
 its metric objects directly. No label carries a document id, client id or raw URL: every label
@@ -20,6 +21,7 @@ from prometheus_client import (
 )
 
 from server.hub.observer import CommitReport
+from server.observability.loopmetrics import LoopMetrics
 from server.protocol.errors import ErrorCode
 
 # Latencies from 0.1 ms to 10 s: a commit with fsync takes about a millisecond, a slow one seconds.
@@ -41,17 +43,17 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, cpu, fds
+        self._loop = LoopMetrics(self.registry)
         self._hub_metrics()
         self._web_metrics()
         self._extension_metrics()
+        self._loop.register()
 
     def _hub_metrics(self) -> None:
-        reg = self.registry
+        """The hub's metrics. Those updated per op or per batch are loop metrics (no lock)."""
+        reg, loop = self.registry, self._loop
         self.open_documents = Gauge(
             "coedit_open_documents", "Documents held in memory by the hub.", registry=reg
-        )
-        self.ops_committed = Counter(
-            "coedit_ops_committed", "Ops durably committed by this process.", registry=reg
         )
         self.ops_rejected = Counter(
             "coedit_ops_rejected",
@@ -59,52 +61,48 @@ class Metrics:
             ["code"],
             registry=reg,
         )
-        self.op_transforms = Histogram(
-            "coedit_op_transforms",
-            "Ops a submitted op was rebased past: head version minus its base version.",
-            buckets=COUNT_BUCKETS,
-            registry=reg,
-        )
-        self.commit_batch_ops = Histogram(
-            "coedit_commit_batch_ops",
-            "Ops of one document committed together in one append.",
-            buckets=COUNT_BUCKETS[1:],
-            registry=reg,
-        )
-        self.ack_latency = Histogram(
-            "coedit_ack_latency_seconds",
-            "From a submitted op reaching the hub to its ack being queued (durable).",
-            buckets=LATENCY_BUCKETS,
-            registry=reg,
-        )
-        self.commit_latency = Histogram(
-            "coedit_commit_latency_seconds",
-            "Durable append of one batch of ops to the store.",
-            buckets=LATENCY_BUCKETS,
-            registry=reg,
-        )
-        self.broadcast_latency = Histogram(
-            "coedit_broadcast_seconds",
-            "Handing one committed batch (ops and acks) to every subscriber's send queue.",
-            buckets=LATENCY_BUCKETS,
-            registry=reg,
-        )
-        self.time_to_consistency = Histogram(
-            "coedit_time_to_consistency_seconds",
-            "From a commit until every subscriber connected at that moment was sent it.",
-            buckets=LATENCY_BUCKETS,
-            registry=reg,
-        )
         self.resyncs = Counter(
             "coedit_resyncs",
             "Requests for history no longer kept (clients told resync_required).",
             registry=reg,
         )
-        self.storage_batch_appends = Histogram(
+        self.ops_committed = loop.counter(
+            "coedit_ops_committed", "Ops durably committed by this process."
+        )
+        self.op_transforms = loop.histogram(
+            "coedit_op_transforms",
+            "Ops a submitted op was rebased past: head version minus its base version.",
+            COUNT_BUCKETS,
+        )
+        self.commit_batch_ops = loop.histogram(
+            "coedit_commit_batch_ops",
+            "Ops of one document committed together in one append.",
+            COUNT_BUCKETS[1:],
+        )
+        self.ack_latency = loop.histogram(
+            "coedit_ack_latency_seconds",
+            "From a submitted op reaching the hub to its ack being queued (durable).",
+            LATENCY_BUCKETS,
+        )
+        self.commit_latency = loop.histogram(
+            "coedit_commit_latency_seconds",
+            "Durable append of one batch of ops to the store.",
+            LATENCY_BUCKETS,
+        )
+        self.broadcast_latency = loop.histogram(
+            "coedit_broadcast_seconds",
+            "Handing one committed batch (ops and acks) to every subscriber's send queue.",
+            LATENCY_BUCKETS,
+        )
+        self.time_to_consistency = loop.histogram(
+            "coedit_time_to_consistency_seconds",
+            "From a commit until every subscriber connected at that moment was sent it.",
+            LATENCY_BUCKETS,
+        )
+        self.storage_batch_appends = loop.histogram(
             "coedit_storage_batch_appends",
             "Append calls committed in one storage transaction (group commit).",
-            buckets=COUNT_BUCKETS[1:],
-            registry=reg,
+            COUNT_BUCKETS[1:],
         )
 
     def _web_metrics(self) -> None:
@@ -190,10 +188,8 @@ class Metrics:
         self.commit_batch_ops.observe(ops)
         self.commit_latency.observe(report.commit_seconds)
         self.broadcast_latency.observe(report.fanout_seconds)
-        for behind in report.behind:
-            self.op_transforms.observe(behind)
-        for waited in report.waited:
-            self.ack_latency.observe(waited)
+        self.op_transforms.observe_many(report.behind)
+        self.ack_latency.observe_many(report.waited)
 
     def rejected(self, code: ErrorCode) -> None:
         self.ops_rejected.labels(code.value).inc()

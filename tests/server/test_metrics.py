@@ -7,10 +7,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.config import Limits
+from server.observability.loopmetrics import LoopMetrics
 from tests.server.conftest import ServerFactory
 from tests.server.wsclient import WsClient
 
@@ -131,3 +134,25 @@ async def test_request_id_is_echoed_or_made(
         assert r.status == 404 and len(r.headers["X-Request-Id"]) == 16
     async with http.ws_connect(server.make_url("/v1/ws"), headers={"X-Request-Id": "ws-1"}) as ws:
         assert ws._response.headers["X-Request-Id"] == "ws-1"
+
+
+def test_loop_histogram_renders_like_a_prometheus_histogram() -> None:
+    registry = CollectorRegistry()
+    loop = LoopMetrics(registry)
+    histogram = loop.histogram("t_seconds", "test", (0.1, 1.0))
+    counter = loop.counter("t_things", "test")
+    loop.register()
+    histogram.observe(0.1)  # on a bound: counts as <= 0.1
+    histogram.observe_many([0.5, 7.0])
+    counter.inc(3)
+    samples = {
+        (s.name, s.labels.get("le")): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    assert samples[("t_seconds_bucket", "0.1")] == 1
+    assert samples[("t_seconds_bucket", "1.0")] == 2
+    assert samples[("t_seconds_bucket", "+Inf")] == 3
+    assert samples[("t_seconds_count", None)] == 3
+    assert samples[("t_seconds_sum", None)] == pytest.approx(7.6)
+    assert samples[("t_things_total", None)] == 3
