@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Protocol, cast
 
 from aiohttp import web
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 CLOSE_SLOW_CONSUMER = 4008
 _CLOSE_TIMEOUT = 1.0
 _TEXT_FIN = 0x81  # RFC 6455 §5.2: FIN, no RSV bits (no compression), opcode 1 (text)
-_WRITE_SEPARATELY = 1 << 16  # bigger payloads are not copied behind their header
 
 
 def frame_header(length: int) -> bytes:
@@ -40,21 +39,26 @@ def frame_header(length: int) -> bytes:
 
 
 class _SharedFrame:
-    """The payload built last, kept while the same single message goes to other sockets."""
+    """The frame built last, kept while the same single message goes to other sockets."""
 
-    __slots__ = ("message", "payload")
+    __slots__ = ("frame", "message")
 
     def __init__(self) -> None:
         self.message: bytes | None = None
-        self.payload = b""
+        self.frame = b""
 
     def of(self, batch: list[bytes]) -> bytes:
+        """The whole frame (header and JSON array) carrying ``batch``."""
         if len(batch) != 1:
-            return b"[" + b",".join(batch) + b"]"
+            return framed(b"[" + b",".join(batch) + b"]")
         message = batch[0]
         if message is not self.message:
-            self.message, self.payload = message, b"[" + message + b"]"
-        return self.payload
+            self.message, self.frame = message, framed(b"[" + message + b"]")
+        return self.frame
+
+
+def framed(payload: bytes) -> bytes:
+    return frame_header(len(payload)) + payload
 
 
 _shared = _SharedFrame()
@@ -65,7 +69,6 @@ class _Transport(Protocol):
     do not derive from ``asyncio.WriteTransport``."""
 
     def write(self, data: bytes) -> None: ...
-    def writelines(self, data: Iterable[bytes]) -> None: ...
     def get_write_buffer_size(self) -> int: ...
     def is_closing(self) -> bool: ...
     def abort(self) -> None: ...
@@ -136,12 +139,7 @@ class Outbox:
             return
         batch, self._queue = self._queue, []
         self._queued_bytes = 0
-        payload = _shared.of(batch)
-        header = frame_header(len(payload))
-        if len(payload) < _WRITE_SEPARATELY:
-            transport.write(header + payload)
-        else:
-            transport.writelines((header, payload))
+        transport.write(_shared.of(batch))
         self.frames_sent += 1
         self._release_waiters()
 
