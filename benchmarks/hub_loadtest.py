@@ -34,6 +34,11 @@ PRESETS: dict[str, list[str]] = {
     "fan-out": ["fan-out", "--writers", "1", "--subscribers", "300", "--rate", "200"],
     "idle": ["idle", "--connections", "10000", "--docs", "100"],
     "catch-up": ["catch-up", "--rounds", "5", "--offline-ops", "1000"],
+    "entities": ["entities", "--devices", "50", "--records", "1000", "--batch", "10"],
+}
+# Server flags a workload needs: the entities workload syncs a declared collection.
+SERVE_FLAGS: dict[str, list[str]] = {
+    "entities": ["--entities-config", str(Path(__file__).with_name("hub_entities.json"))],
 }
 
 
@@ -71,7 +76,7 @@ def run_one(name: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
     python = sys.executable
     serve = ["taskset", "-c", "0", python, "-m", "benchmarks.hub_serve", "--port",
              str(args.port), "--data-dir", str(data), "--log-level", "WARNING",
-             *args.serve_args]  # fmt: skip
+             *SERVE_FLAGS.get(name, []), *args.serve_args]  # fmt: skip
     server = subprocess.Popen(serve, cwd=root, stdout=subprocess.DEVNULL)
     try:
         wait_ready(url)
@@ -105,22 +110,28 @@ def run_one(name: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
     return report
 
 
+def number(value: Any) -> float:
+    """A figure of a JSON report (JSON has no NaN: an absent figure arrives as null)."""
+    return float("nan") if value is None else float(value)
+
+
 def summary(name: str, report: dict[str, Any]) -> str:
     ack, cast = report["ack_latency_seconds"], report["broadcast_latency_seconds"]
     server = report.get("server", {})
     bench = report["bench"]
     parts = [
         f"{name:<10}",
-        f"{report['throughput_ops_per_second']:>8,.0f} ops/s",
-        f"ack p50/p99 {ack['p50'] * 1e3:.1f}/{ack['p99'] * 1e3:.1f} ms",
-        f"bcast p99 {cast['p99'] * 1e3:.1f} ms",
-        f"server {server.get('cpu_per_op', float('nan')) * 1e6:,.0f} µs/op",
-        f"load CPU {report['load_cpu_share']:.0%}",
+        f"{number(report['throughput_ops_per_second']):>8,.0f} ops/s",
+        f"ack p50/p99 {number(ack['p50']) * 1e3:.1f}/{number(ack['p99']) * 1e3:.1f} ms",
+        f"bcast p99 {number(cast['p99']) * 1e3:.1f} ms",
+        f"server {number(server.get('cpu_per_op')) * 1e6:,.0f} µs/op",
+        f"load CPU {number(report['load_cpu_share']):.0%}",
         f"machine busy {bench['machine_busy_cores']:.2f}/2 cores",
         f"converged={report['converged']} errors={sum(report['errors'].values())}",
     ]
     for timing, figures in report["timings_seconds"].items():
-        parts.append(f"{timing} p50/p99 {figures['p50'] * 1e3:.1f}/{figures['p99'] * 1e3:.1f} ms")
+        p50, p99 = number(figures["p50"]) * 1e3, number(figures["p99"]) * 1e3
+        parts.append(f"{timing} p50/p99 {p50:.1f}/{p99:.1f} ms")
     per_connection = report["extra"].get("server_bytes_per_connection")
     if per_connection is not None:
         parts.append(f"{per_connection / 1024:.1f} KiB/connection")

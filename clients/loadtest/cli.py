@@ -25,6 +25,8 @@ Workloads (each stops by itself, after --duration seconds or --ops acknowledged 
   idle        N open, subscribed, silent connections: the server's memory per connection,
               then how fast new editors get their first edit acknowledged
   catch-up    a client offline while K ops are committed reconnects: time until it converged
+  entities    devices push outbox batches (POST /v1/batch) and long-poll the changes feed
+              (GET /v1/changes) of one record collection; replays must be recognised
 
 Every run makes new documents (ids lt-<run>-<n>), seeded with --doc-size characters through
 REST. With --rate an editing workload runs open loop: edits are scheduled at fixed times and
@@ -52,6 +54,7 @@ WORKLOAD_DEFAULTS: dict[str, dict[str, Any]] = {
     "fan-out": {"writers": 1, "subscribers": 300, "rate": 200.0},
     "idle": {"connections": 1000, "docs": 100},
     "catch-up": {},
+    "entities": {"editors": 50},
 }
 
 
@@ -105,7 +108,18 @@ def _common_options() -> argparse.ArgumentParser:
 def _add_workload_options(parser: argparse.ArgumentParser, name: str) -> None:
     defaults = WORKLOAD_DEFAULTS[name]
     add = parser.add_argument
-    if "editors" in defaults:
+    if name == "entities":
+        add("--devices", dest="editors", metavar="N", type=int, default=defaults["editors"],
+            help="devices")  # fmt: skip
+        add("--collection", default="loadtest", help="a collection declared on the server, "
+            'with "count" a counter field (see docs/entities.md)')  # fmt: skip
+        add("--records", type=int, default=1000, help="record ids the writes spread over")
+        add("--batch", type=int, default=10, help="writes per outbox push")
+        add("--replay-share", type=float, default=0.05,
+            help="share of pushes resent with the same idempotency keys")  # fmt: skip
+        add("--rate", type=float, default=None,
+            help="open loop: total pushes per second (closed loop when unset)")  # fmt: skip
+    elif "editors" in defaults:
         add("--editors", type=int, default=defaults["editors"], help="editing connections")
     if "docs" in defaults:
         add("--docs", type=int, default=defaults["docs"], help="documents")

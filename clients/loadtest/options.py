@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from clients.loadtest.target import Target
 
-WORKLOADS = ("hot-doc", "many-docs", "fan-out", "idle", "catch-up")
+WORKLOADS = ("hot-doc", "many-docs", "fan-out", "idle", "catch-up", "entities")
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +16,7 @@ class LoadOptions:
 
     workload: str
     target: Target
-    editors: int = 50  # hot-doc, many-docs: editing connections
+    editors: int = 50  # hot-doc, many-docs: editing connections; entities: devices
     docs: int = 1  # many-docs, idle: documents the connections spread over
     writers: int = 1  # fan-out
     subscribers: int = 300  # fan-out
@@ -36,6 +36,10 @@ class LoadOptions:
     rounds: int = 5  # catch-up
     offline_ops: int = 1000  # catch-up: ops committed while the client is away
     offline_edits: int = 1  # catch-up: edits the client makes while away
+    collection: str = "loadtest"  # entities: the collection the devices sync
+    records: int = 1000  # entities: record ids the writes spread over
+    batch: int = 10  # entities: writes per outbox push
+    replay_share: float = 0.05  # entities: pushes sent twice with the same idempotency keys
     progress: bool = True  # a live line on stderr
 
     @property

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -104,10 +104,14 @@ class PartEnv:
             self.board.publish(self.plan.index, self.stats)
             await asyncio.sleep(PROGRESS_SECONDS)
 
-    async def measure(self, started: float | None = None) -> None:
+    async def measure(
+        self,
+        started: float | None = None,
+        settled: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         """The load phase, begun at ``started`` (now by default): the window opens after the
-        warm-up and closes at the deadline, or once the op budget is spent and every ack is in
-        (whichever comes first)."""
+        warm-up and closes at the deadline, or once the op budget is spent and every answer is
+        in (``settled``; by default, no editor has an op in flight), whichever comes first."""
         options, stats = self.options, self.stats
         start = (time.perf_counter() if started is None else started) + options.warmup
         deadline = start + options.duration
@@ -117,7 +121,7 @@ class PartEnv:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(_loop_time(deadline)):
                 await self.gate.exhausted.wait()
-                await self._settled()
+                await (settled or self._settled)()
         end = min(time.perf_counter(), deadline)
         self.gate.open = False
         stats.close_window(end, self.clock)

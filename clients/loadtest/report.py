@@ -12,6 +12,11 @@ from clients.loadtest.stats import PartStats
 
 SATURATED = 0.9  # load CPU above this share of a core: the generator, not the server, limits
 PERCENTILES = ("p50", "p90", "p99", "p99.9", "max")
+# What the counts and latencies are, per workload: (unit, item, ack row, broadcast row).
+UNITS = {
+    "*": ("ops", "edits", "ack latency", "broadcast latency"),
+    "entities": ("pushes", "writes", "push latency", "feed latency"),
+}
 
 
 @dataclass(slots=True)
@@ -103,12 +108,13 @@ class Report:
         load = f"{self.load_cpu:.0%} of one core"
         if self.load_cpu > SATURATED:
             load += " (saturated: the figures are a lower bound for the server)"
+        unit, item, ack, cast = UNITS.get(self.options.workload, UNITS["*"])
         return [
             ("window", f"{stats.measured_seconds:.1f} s after {self.options.warmup:g} s warm-up"),
-            ("throughput", f"{self.throughput:,.0f} ops/s acknowledged ({stats.acked:,} ops, "
-                           f"{stats.acked_edits:,} edits)"),
-            ("ack latency", _latency(stats.ack)),
-            ("broadcast latency", _latency(stats.broadcast)),
+            ("throughput", f"{self.throughput:,.0f} {unit}/s acknowledged ({stats.acked:,} "
+                           f"{unit}, {stats.acked_edits:,} {item})"),
+            (ack, _latency(stats.ack)),
+            (cast, _latency(stats.broadcast)),
             ("load CPU", load),
         ]  # fmt: skip
 

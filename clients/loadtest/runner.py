@@ -52,6 +52,7 @@ async def run_loadtest(options: LoadOptions) -> Report:
             server = _server_figures(await window)
         stats = await parts.results()
         stats.merge(parent.stats)
+        await workload.after(parent, stats)
     return Report(options, run_id, started, processes, stats, server)
 
 

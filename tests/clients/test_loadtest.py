@@ -20,14 +20,26 @@ from aiohttp.test_utils import TestServer
 from clients.loadtest import LoadOptions, TargetRefused, parse_target, run_loadtest
 from clients.loadtest.edits import EditMaker, op_micros, token_micros
 from clients.loadtest.latency import LatencyHistogram
+from clients.loadtest.parts import LoadTestError
 from server.cli import main
 from server.config import Settings
+from server.entities.config import parse_config
 from server.web.app import make_app
 
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
     settings = Settings(data_dir=tmp_path / "data", sqlite_synchronous="NORMAL")
+    test_server = TestServer(make_app(settings), host="127.0.0.1")
+    await test_server.start_server()
+    yield test_server
+    await test_server.close()
+
+
+@pytest.fixture
+async def entities_server(tmp_path: Path) -> AsyncIterator[TestServer]:
+    config = parse_config({"collections": {"loadtest": {"fields": {"count": "counter"}}}})
+    settings = Settings(data_dir=tmp_path / "data", sqlite_synchronous="NORMAL", entities=config)
     test_server = TestServer(make_app(settings), host="127.0.0.1")
     await test_server.start_server()
     yield test_server
@@ -134,6 +146,27 @@ async def test_idle_measures_memory_and_first_acks(server: TestServer) -> None:
     assert report.stats.timings["probe first ack"].count == 2
     assert report.stats.extra["server_rss_after"] > 0
     assert "per connection" in report.table()
+
+
+async def test_entities_devices_converge_and_replays_count_once(
+    entities_server: TestServer,
+) -> None:
+    run = options(
+        entities_server, "entities", editors=4, records=30, batch=5, max_ops=40,
+        replay_share=0.5, warmup=0.0,
+    )  # fmt: skip
+    report = await run_loadtest(run)
+    stats = report.stats
+    assert report.ok, report.table()
+    assert stats.edits == 40 * 5 and stats.acked_edits == 200 and stats.replicas == 4
+    assert stats.extra["server_count_total"] == stats.extra["increments"] == 200
+    assert stats.extra["replayed_writes"] > 0  # about half the pushes were sent twice
+    assert stats.broadcast.count > 0  # devices saw each other's writes in the feed
+
+
+async def test_entities_refuses_an_undeclared_collection(server: TestServer) -> None:
+    with pytest.raises(LoadTestError, match="entities-config"):
+        await run_loadtest(options(server, "entities", editors=1, max_ops=1))
 
 
 @pytest.mark.parametrize("url", ["http://10.1.2.3:8765", "http://192.0.2.1", "https://8.8.8.8/"])

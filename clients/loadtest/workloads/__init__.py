@@ -1,6 +1,6 @@
 """The workloads, one module each; ``WORKLOADS`` maps each name to its ``Workload``."""
 
-from clients.loadtest.workloads import catch_up, editing, idle
+from clients.loadtest.workloads import catch_up, editing, entities, idle
 from clients.loadtest.workloads.base import ParentEnv, Workload
 
 WORKLOADS: dict[str, Workload] = {
@@ -36,6 +36,13 @@ WORKLOADS: dict[str, Workload] = {
         catch_up.documents,
         catch_up.run_part,
         single_process=True,
+    ),
+    "entities": Workload(
+        "entities",
+        "devices push outbox batches and pull the changes feed of one record collection",
+        entities.documents,
+        entities.run_part,
+        after=entities.after,
     ),
 }
 

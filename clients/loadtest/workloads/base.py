@@ -31,10 +31,14 @@ async def nothing(env: ParentEnv) -> None:
     """A parent step with no work."""
 
 
+async def no_check(env: ParentEnv, stats: PartStats) -> None:
+    """No check of the merged figures."""
+
+
 @dataclass(frozen=True, slots=True)
 class Workload:
     """``before`` runs ahead of the parts; ``during`` between their two rendezvous (all
-    connected; all drained)."""
+    connected; all drained); ``after`` checks the figures of all parts together."""
 
     name: str
     summary: str
@@ -42,4 +46,5 @@ class Workload:
     run_part: Callable[[PartEnv], Awaitable[None]]
     before: ParentStep = nothing
     during: ParentStep = nothing
+    after: Callable[[ParentEnv, PartStats], Awaitable[None]] = no_check
     single_process: bool = False
