@@ -10,6 +10,7 @@ from aiohttp import web
 from server.auth.acl import Action, Resource
 from server.auth.events import AuditKind
 from server.auth.web import authorize, authorize_submit, record
+from server.hub.history import op_entry
 from server.hub.hub import Hub
 from server.protocol.errors import ErrorCode, ProtocolError
 from server.protocol.fields import (
@@ -20,7 +21,6 @@ from server.protocol.fields import (
     read_int,
     read_op,
 )
-from server.storage import CommittedOp
 from server.web.keys import HUB, SETTINGS
 
 MAX_OPS_PAGE = 1000
@@ -79,7 +79,7 @@ async def get_ops(request: web.Request) -> web.Response:
         "doc": doc_id,
         "version": version,
         "has_more": last < version,
-        "ops": [_entry(c) for c in ops],
+        "ops": [{**op_entry(c), "time": c.time} for c in ops],
     }
     return _json(body)
 
@@ -109,14 +109,3 @@ async def post_op(request: web.Request) -> web.Response:
         detail = {"version": version, "client": client_id, "seq": seq, "via": "rest"}
         record(request, AuditKind.OP_COMMITTED, identity, doc_id, **detail)
     return _json({"doc": doc_id, "version": version, "seq": seq, "duplicate": duplicate})
-
-
-def _entry(entry: CommittedOp) -> dict[str, Any]:
-    return {
-        "version": entry.version,
-        "op": entry.op.to_json(),
-        "client": entry.client_id,
-        "seq": entry.seq,
-        "user": entry.user,
-        "time": entry.time,
-    }
