@@ -7,7 +7,6 @@ connection, so SQLite never sees two writers), reads on a reader thread with its
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -25,10 +24,15 @@ from server.storage._codec import (
 )
 from server.storage._group_commit import BatchHook, GroupCommitter
 from server.storage.base import CommittedOp, Snapshot, StorageError
+from server.storage.sqlite_threads import (
+    SYNCHRONOUS_MODES,
+    connect_reader,
+    connect_writer,
+    in_transaction,
+    run_on,
+)
 
 T = TypeVar("T")
-
-SYNCHRONOUS_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 
 # documents.version is the head of the log. It is kept apart from the ops because compaction may
 # delete every op, and the next append must still start at head + 1.
@@ -145,9 +149,9 @@ class SqliteStore:
         if self._write_conn is not None:
             return
         self._write_conn = await self._run(
-            self._writer, partial(_connect_writer, self._path, self._synchronous)
+            self._writer, partial(connect_writer, self._path, self._synchronous, _SCHEMA)
         )
-        self._read_conn = await self._run(self._reader, partial(_connect_reader, self._path))
+        self._read_conn = await self._run(self._reader, partial(connect_reader, self._path))
 
     async def close(self) -> None:
         """Commit every queued append, then close both connections and stop the threads."""
@@ -235,7 +239,7 @@ class SqliteStore:
     async def _transact(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in one IMMEDIATE transaction on the writer thread."""
         conn = self._connection(self._write_conn)
-        return await self._run(self._writer, partial(_in_transaction, conn, work))
+        return await self._run(self._writer, partial(in_transaction, conn, work))
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         self._check_not_closed()
@@ -243,8 +247,7 @@ class SqliteStore:
         return await self._run(self._reader, partial(query, conn))
 
     async def _run(self, executor: ThreadPoolExecutor, work: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, partial(_mapped, self._path, work))
+        return await run_on(executor, f"SQLite store {self._path}", work)
 
     def _connection(self, conn: sqlite3.Connection | None) -> sqlite3.Connection:
         if conn is None:
@@ -257,49 +260,6 @@ class SqliteStore:
 
 
 # -- everything below runs on the store's threads ---------------------------------------------
-
-
-def _mapped(path: Path, work: Callable[[], T]) -> T:
-    """Run ``work``, mapping SQLite and file-system errors to StorageError."""
-    try:
-        return work()
-    except (sqlite3.Error, OSError) as exc:
-        raise StorageError(f"SQLite store {path}: {exc}") from exc
-
-
-def _connect_writer(path: Path, synchronous: str) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        if str(mode).lower() != "wal":
-            raise StorageError(f"SQLite store {path}: cannot use WAL mode (got {mode!r})")
-        conn.execute(f"PRAGMA synchronous = {synchronous}")  # validated in SqliteStore
-        conn.execute("PRAGMA busy_timeout = 5000")
-        conn.executescript(_SCHEMA)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _connect_reader(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA query_only = ON")
-    conn.execute("PRAGMA busy_timeout = 5000")
-    return conn
-
-
-def _in_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = work(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
 
 
 def _append_batch(conn: sqlite3.Connection, calls: list[AppendCall], now: float) -> list[bool]:

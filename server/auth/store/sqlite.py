@@ -6,7 +6,6 @@ on one private thread with one connection, so SQLite never sees two writers from
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from server.auth.store._codec import (
 )
 from server.auth.store.base import AclChange
 from server.storage import StorageError
+from server.storage.sqlite_threads import connect_writer, in_transaction, run_on
 
 T = TypeVar("T")
 
@@ -75,7 +75,9 @@ class SqliteAuthStore:
         return self._path
 
     async def open(self) -> None:
-        self._conn = await self._run(partial(_connect, self._path, self._synchronous))
+        self._conn = await self._run(
+            partial(connect_writer, self._path, self._synchronous, _SCHEMA)
+        )
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -87,15 +89,17 @@ class SqliteAuthStore:
         return await self._call(partial(_get_acl, resource=resource))
 
     async def update_acl(self, resource: Resource, change: AclChange) -> AccessList | None:
-        return await self._call(partial(_transact, work=partial(_update_acl, r=resource, f=change)))
+        return await self._call(
+            partial(in_transaction, work=partial(_update_acl, r=resource, f=change))
+        )
 
     async def bind_client(self, doc_id: str, client_id: str, user: str) -> str:
         work = partial(_bind_client, doc_id=doc_id, client_id=client_id, user=user)
-        return await self._call(partial(_transact, work=work))
+        return await self._call(partial(in_transaction, work=work))
 
     async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         rows = [encode_entry(entry) for entry in entries]
-        await self._call(partial(_transact, work=partial(_append_audit, rows=rows)))
+        await self._call(partial(in_transaction, work=partial(_append_audit, rows=rows)))
 
     async def read_audit(
         self, resource: Resource | None, after: int, limit: int
@@ -110,44 +114,10 @@ class SqliteAuthStore:
         return await self._run(partial(work, conn))
 
     async def _run(self, work: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, partial(_mapped, self._path, work))
+        return await run_on(self._thread, f"auth store {self._path}", work)
 
 
 # -- everything below runs on the store's thread ----------------------------------------------
-
-
-def _mapped(path: Path, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except (sqlite3.Error, OSError) as exc:
-        raise StorageError(f"auth store {path}: {exc}") from exc
-
-
-def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        conn.execute("PRAGMA busy_timeout = 5000")
-        conn.executescript(_SCHEMA)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _transact(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = work(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
 
 
 def _get_acl(conn: sqlite3.Connection, resource: Resource) -> AccessList | None:

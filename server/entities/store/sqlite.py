@@ -10,7 +10,6 @@ every number up to some N and none above it: a cursor can never jump over an unc
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 import uuid
@@ -26,6 +25,7 @@ from server.entities.store.plan import KeyId, RecordKey, plan_group, touched_row
 from server.entities.store.rows import RECORD_COLUMNS, record_from_row, record_to_row
 from server.storage import StorageError
 from server.storage._group_commit import GroupCommitter
+from server.storage.sqlite_threads import connect_reader, connect_writer, in_transaction, run_on
 
 T = TypeVar("T")
 
@@ -136,7 +136,7 @@ class SqliteEntityStore:
         self._write_conn = await self._run(
             self._writer, partial(_connect, self._path, self._synchronous)
         )
-        self._read_conn = await self._run(self._reader, partial(_connect_reader, self._path))
+        self._read_conn = await self._run(self._reader, partial(connect_reader, self._path))
         self._epoch = await self._read(_epoch)
 
     async def close(self) -> None:
@@ -180,13 +180,13 @@ class SqliteEntityStore:
         """Drop old tombstones, removals and expired keys; raise the purged mark."""
         self._check_open()
         work = partial(_purge, tombstones_before=tombstones_before, keys_before=keys_before)
-        return await self._run(self._writer, partial(_transaction, self._conn(), work))
+        return await self._run(self._writer, partial(in_transaction, self._conn(), work))
 
     # -- threads ---------------------------------------------------------------------------------
 
     async def _commit_units(self, units: list[WriteUnit]) -> list[list[Outcome]]:
         work = partial(_commit_units, units=units, now=self._clock(), key_ttl=self._key_ttl)
-        return await self._run(self._writer, partial(_transaction, self._conn(), work))
+        return await self._run(self._writer, partial(in_transaction, self._conn(), work))
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         self._check_open()
@@ -205,27 +205,14 @@ class SqliteEntityStore:
             raise StorageError(f"entity store {self._path} is closed")
 
     async def _run(self, executor: ThreadPoolExecutor, work: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, partial(_mapped, self._path, work))
+        return await run_on(executor, f"entity store {self._path}", work)
 
 
 # -- everything below runs on the store's threads ------------------------------------------------
 
 
-def _mapped(path: Path, work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except (sqlite3.Error, OSError) as exc:
-        raise StorageError(f"entity store {path}: {exc}") from exc
-
-
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA busy_timeout = 5000")
-    conn.executescript(_SCHEMA)
+    conn = connect_writer(path, synchronous, _SCHEMA)
     conn.execute(
         "INSERT OR IGNORE INTO entity_state (id, head, purged, epoch) VALUES (1, 0, 0, ?)",
         (uuid.uuid4().hex[:16],),
@@ -233,28 +220,9 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
-def _connect_reader(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA query_only = ON")
-    conn.execute("PRAGMA busy_timeout = 5000")
-    return conn
-
-
 def _epoch(conn: sqlite3.Connection) -> str:
     (epoch,) = conn.execute("SELECT epoch FROM entity_state").fetchone()
     return str(epoch)
-
-
-def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = work(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
 
 
 def _get(conn: sqlite3.Connection, key: RecordKey) -> Record | None:
