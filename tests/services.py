@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -44,3 +45,9 @@ async def drop_schema(schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
+
+
+async def new_schema() -> str:
+    """A fresh schema name on the test server (skips, or fails in CI, without PostgreSQL)."""
+    await require_postgres()
+    return f"coedit_test_{uuid.uuid4().hex[:12]}"

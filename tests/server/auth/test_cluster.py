@@ -16,9 +16,9 @@ from server.auth.web import AUTH_STORE
 from server.config import Settings
 from server.web.app import make_app
 from tests.server.auth.conftest import AUTH, Rest
-from tests.server.auth.store.conftest import POSTGRES_DSN, drop_schema, postgres_schema
 from tests.server.auth.tokens import mint
 from tests.server.wsclient import WsClient
+from tests.services import POSTGRES_DSN, drop_schema, new_schema
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -26,7 +26,7 @@ async def nodes(
     request: pytest.FixtureRequest, settings: Settings
 ) -> AsyncIterator[list[TestServer]]:
     """Two apps; with SQLite they share the data directory's auth.db, else one schema."""
-    schema = await postgres_schema() if request.param == "postgres" else None
+    schema = await new_schema() if request.param == "postgres" else None
     node_settings = replace(settings, auth=replace(AUTH, acl_recheck_seconds=0.2))
     servers = []
     for _ in range(2):
