@@ -154,6 +154,11 @@ class Metrics:
             "Pushed mutations recognised as already applied and answered from the record.",
             registry=reg,
         )
+        self.entity_conflicts = Counter(
+            "coedit_entities_conflicts_resolved",
+            "Fields of writes over unseen changes that a merge policy resolved.",
+            registry=reg,
+        )
 
     # -- what other components call ---------------------------------------------------------
 
