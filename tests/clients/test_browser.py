@@ -190,6 +190,57 @@ async def test_two_pages_type_at_once_with_emoji_and_converge(browser, coedit) -
     assert text == f"{first}\n{second}"
 
 
+async def test_browsers_python_clients_and_rest_submitters_converge(browser, coedit) -> None:
+    """Every kind of client at once on one document: two pages typing, a Python client editing
+    through its own connection, and a REST submitter posting ops against stale versions."""
+    from clients.python import open_document
+    from ot import TextOperation
+    from tests.clients.python.conftest import FAST
+
+    doc = "e2e-mixed"
+    alice = await arrive(browser, coedit, doc, "Alice", "#e5484d")
+    bob = await arrive(browser, coedit, doc, "Bob", "#0090ff")
+    python = await open_document(coedit.url, doc, backoff=FAST)
+
+    async def python_edits() -> None:
+        for i in range(20):
+            python.apply(TextOperation.from_edit(len(python.text) // 2, 0, f"py{i}🐍"))
+            await python.flush()
+
+    async def rest_edits() -> None:
+        async with aiohttp.ClientSession() as http:
+            for seq in range(1, 16):
+                snapshot = await coedit.document(doc)
+                op = TextOperation.from_edit(0, 0, f"r{seq}✉")
+                body = {"client": "rest", "seq": seq, "version": snapshot["version"]}
+                body["op"] = op.to_json()
+                async with http.post(f"{coedit.url}/v1/docs/{doc}/ops", json=body) as response:
+                    assert response.status == 200, await response.text()
+
+    await alice.page.click("#text")
+    await bob.page.click("#text")
+    await bob.page.keyboard.press("Control+End")
+    await asyncio.gather(
+        alice.page.keyboard.type("Alice 😀 types", delay=20),
+        bob.page.keyboard.type("Bob 👍🏽 types", delay=20),
+        python_edits(),
+        rest_edits(),
+    )
+    await python.wait_synced()
+    text = await converge(coedit, doc, alice, bob)
+    head = (await coedit.document(doc))["version"]
+    await python.wait_for(lambda: python.version == head)
+    assert python.text == text
+    # nothing lost, nothing doubled (the edits interleave, so count rather than search)
+    assert (text.count("🐍"), text.count("✉"), text.count("😀"), text.count("👍🏽")) == (
+        20,
+        15,
+        1,
+        1,
+    )
+    await python.close()
+
+
 async def test_offline_page_keeps_typing_and_converges(browser, coedit) -> None:
     doc = "e2e-offline"
     alice = await arrive(browser, coedit, doc, "Alice", "#e5484d")
