@@ -1,5 +1,6 @@
 """Feeds the entities API's reports into the server's Prometheus metrics
-(``server.observability``): changes-feed lag, outbox batch sizes, idempotent replays."""
+(``server.observability``): changes-feed lag, outbox batch sizes, idempotent replays and
+conflicts that merge policies resolved."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ class ObservabilityMetrics:
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
-        self.conflicts_resolved = 0  # no Prometheus metric yet; kept for /metrics to adopt
 
     def pulled(self, lag_seconds: float) -> None:
         """Age of the oldest change a pull returned."""
@@ -27,4 +27,4 @@ class ObservabilityMetrics:
 
     def conflicts(self, count: int) -> None:
         """Conflicts resolved by merge policies."""
-        self.conflicts_resolved += count
+        self._metrics.entity_conflicts.inc(count)

@@ -85,6 +85,8 @@ async def test_patch_merges_and_reports_resolved_conflicts(api: Api) -> None:
         ("title", "overwritten"),
         ("count", "merged"),
     }
+    async with api.http.get(api.url("/metrics")) as response:
+        assert "coedit_entities_conflicts_resolved_total 2.0" in await response.text()
 
 
 async def test_list_pages_by_id(api: Api) -> None:
