@@ -292,6 +292,17 @@ def test_operations_are_immutable() -> None:
     wire = op.to_json()
     wire.append(-1)
     assert op.components == (1, "x")
+    built = TextOperation([2]).compose(TextOperation([1, "y"]))  # made through the fast path
+    with pytest.raises(AttributeError):
+        built._components = ()
+
+
+def test_from_normal_json_wraps_a_normal_wire_form_as_it_is() -> None:
+    wire: list[int | str] = [3, "hi", -2]
+    op = TextOperation.from_normal_json(wire)
+    assert op == TextOperation(wire) and op.components == (3, "hi", -2)
+    wire.append(5)  # the op holds its own tuple
+    assert op.components == (3, "hi", -2)
 
 
 def test_equality_and_hash_follow_the_normal_form() -> None:
