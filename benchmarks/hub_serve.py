@@ -14,7 +14,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from server.auth.settings import AbuseLimits
-from server.cli import build_parser, raise_fd_limit, settings_from_args
+from server.cli import build_parser, raise_fd_limit, settings_from_args, tune_gc
 from server.observability.logs import configure_logging
 from server.web.app import make_app
 
@@ -36,8 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         pass
     print(f"coedit (no abuse limits) on http://{settings.host}:{settings.port}", flush=True)
+    app = make_app(settings)
+    tune_gc()
     web.run_app(
-        make_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         print=None,

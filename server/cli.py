@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import resource
 import sys
@@ -187,6 +188,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError:
         pass
     app = make_app(settings)
+    tune_gc()
     listening = f"coedit listening on http://{settings.host}:{settings.port}"
     web.run_app(
         app,
@@ -228,6 +230,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line, not a traceback, for operators
         print(f"coedit: error: {exc}", file=sys.stderr)
         return 1
+
+
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector fit a server (or load generator) under load: call once
+    everything is imported and built, just before the event loop starts.
+
+    With the default threshold (a young collection every 700 net allocations), every object of
+    an op in flight (its message, future, pending submit, coroutine frames) outlives a couple of
+    young collections during its few milliseconds and is promoted to the oldest generation,
+    whose full collections scan every object in memory: in a 13 s many-docs run, about ten
+    full collections of 70 to 80 ms each, 1.5 s in all. Collecting the young generation every
+    50,000 allocations lets almost everything die young (reference counting frees it, no
+    collection needed), and ``gc.freeze`` takes the startup objects (modules, classes, the app)
+    out of every scan. Reference cycles are still collected, only later."""
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def raise_fd_limit() -> None:

@@ -129,6 +129,13 @@ def _add_workload_options(parser: argparse.ArgumentParser, name: str) -> None:
     if name in ("hot-doc", "many-docs", "fan-out"):
         add("--rate", type=float, default=defaults.get("rate"),
             help="open loop: total edits per second (closed loop when unset)")  # fmt: skip
+        add("--replicas", type=_replica_count, default=3, metavar="N|all",
+            help="clients (the first N, writers first) that keep their document's whole text; "
+            "the others keep lean replicas: its length only. A lean replica still runs every "
+            "remote op through the client state machine (the transform past its own pending "
+            "ops) and edits at random places within the length; it skips building the text. "
+            "At the end full replicas must equal the server's text, lean ones its version and "
+            "length")  # fmt: skip
     if name == "idle":
         add("--connections", type=int, default=defaults["connections"], help="idle connections")
         add("--server-pid", type=int, default=None,
@@ -139,6 +146,15 @@ def _add_workload_options(parser: argparse.ArgumentParser, name: str) -> None:
         add("--rounds", type=int, default=5, help="times the client goes away and returns")
         add("--offline-ops", type=int, default=1000, help="ops committed while it is away")
         add("--offline-edits", type=int, default=1, help="edits it makes while away")
+
+
+def _replica_count(value: str) -> int | None:
+    if value == "all":
+        return None
+    count = int(value)
+    if count < 0:
+        raise argparse.ArgumentTypeError("expected a count of 0 or more, or 'all'")
+    return count
 
 
 def options_from_args(args: argparse.Namespace) -> LoadOptions:
@@ -164,6 +180,9 @@ def run(args: argparse.Namespace) -> int:
     except TargetRefused as exc:
         print(f"coedit loadtest: refused: {exc}", file=sys.stderr)
         return 2
+    from server.cli import tune_gc
+
+    tune_gc()  # as the server does: the load generator allocates as much per op
     try:
         report = run_event_loop(run_loadtest(options))
     except (LoadTestError, OSError) as exc:

@@ -19,7 +19,7 @@ from clients.loadtest.edits import EditMaker, op_micros
 from clients.loadtest.replica import Replica, submit_message
 from clients.loadtest.stats import PartStats, RunClock
 from clients.loadtest.target import Target
-from ot import Submission
+from ot import OTError, Submission
 
 HANDSHAKE_TIMEOUT = 30.0
 
@@ -70,10 +70,18 @@ class Context:
 class Editor:
     """One connection. ``closed_loop`` editors edit again right after each ack."""
 
-    def __init__(self, client_id: str, context: Context, *, closed_loop: bool = False) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        context: Context,
+        *,
+        closed_loop: bool = False,
+        keep_text: bool = True,
+    ) -> None:
         self.client_id = client_id
         self.replicas: dict[str, Replica] = {}
         self.closed_loop = closed_loop
+        self.keep_text = keep_text  # False: lean replicas (length only; see ``Replica``)
         self.changed = asyncio.Event()  # set after every frame: a replica may have moved
         self._context = context
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -126,7 +134,7 @@ class Editor:
     def edit(self, replica: Replica, intended: float) -> None:
         """Make one edit intended at ``intended`` (perf_counter) and queue what is to be sent."""
         context = self._context
-        op = context.edits.edit(len(replica.text), context.clock.micros(intended))
+        op = context.edits.edit(replica.length, context.clock.micros(intended))
         context.stats.edits += 1
         submission = replica.edit(op, intended)
         if submission is not None:
@@ -185,10 +193,15 @@ class Editor:
         if message["version"] != replica.version + 1:
             self._break(replica, "version_gap")
             return
-        replica.remote(message["op"])
+        op = message["op"]
+        try:
+            replica.remote(op)
+        except OTError:
+            self._break(replica, "remote_op_invalid")
+            return
         stats = self._context.stats
         stats.received += 1
-        micros = op_micros(message["op"])
+        micros = op_micros(op)
         if micros is not None and stats.window_start_us <= micros < stats.window_end_us:
             stats.broadcast.record(self._context.clock.since_micros(micros))
 
@@ -238,7 +251,7 @@ class Editor:
         doc = message["doc"]
         replica = self._resuming.pop(doc, None)
         if replica is None:
-            replica = Replica(doc, message["text"], message["version"])
+            replica = Replica(doc, message["text"], message["version"], keep_text=self.keep_text)
         else:
             self._resume(replica, message["ops"])
         self.replicas[doc] = replica

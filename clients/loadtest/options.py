@@ -22,6 +22,8 @@ class LoadOptions:
     subscribers: int = 300  # fan-out
     connections: int = 1000  # idle
     rate: float | None = None  # total edits per second (open loop); None: closed loop
+    replicas: int | None = 3  # editing workloads: clients 0..replicas-1 keep the whole text,
+    # the others lean replicas (length only); None: every client keeps the text
     duration: float = 10.0
     max_ops: int | None = None
     warmup: float = 0.0  # seconds of load before measuring starts

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Container, Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -82,13 +82,18 @@ class PartEnv:
             edits=EditMaker(random.Random(seed), self.options.doc_size),
         )
 
-    async def connect(self, clients: Iterable[tuple[str, list[str], bool]]) -> None:
-        """Connect ``(client id, documents, closed loop)`` editors, a bounded number at once."""
+    async def connect(
+        self, clients: Iterable[tuple[str, list[str], bool]], lean: Container[str] = ()
+    ) -> None:
+        """Connect ``(client id, documents, closed loop)`` editors, a bounded number at once;
+        those in ``lean`` keep lean replicas (see ``Replica``)."""
         limit = asyncio.Semaphore(self.options.connect_concurrency)
 
         async def connect_one(client: str, docs: list[str], closed_loop: bool) -> None:
             async with limit:
-                editor = Editor(client, self.context(), closed_loop=closed_loop)
+                editor = Editor(
+                    client, self.context(), closed_loop=closed_loop, keep_text=client not in lean
+                )
                 self.editors.append(editor)
                 await editor.connect()
                 for doc in docs:
@@ -163,11 +168,14 @@ class PartEnv:
     def _judge(self, editor: Editor, doc: str, version: int, text: str) -> None:
         replica = editor.replicas[doc]
         self.stats.replicas += 1
+        self.stats.lean_replicas += replica.text is None
         problem = replica.broken
         if problem is None and (replica.version != version or replica.pending):
             problem = f"at version {replica.version}, {replica.pending} pending; server {version}"
-        if problem is None and replica.text != text:
+        if problem is None and replica.text is not None and replica.text != text:
             problem = f"text differs from the server's at version {version}"
+        if problem is None and replica.length != len(text):
+            problem = f"length {replica.length} differs from the server's {len(text)}"
         if problem is not None and len(self.stats.diverged) < MAX_DIVERGED_REPORTED:
             self.stats.diverged.append(f"{editor.client_id} on {doc}: {problem}")
         elif problem is not None:

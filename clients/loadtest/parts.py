@@ -152,7 +152,10 @@ def worker_main(
     results: multiprocessing.Queue[tuple[str, int, Any]],
 ) -> None:
     """Entry point of a worker process: run one part, send back its figures or its error."""
+    from server.cli import tune_gc
+
     board = ProgressBoard(plan.count, cells)
+    tune_gc()
     try:
         stats = run_event_loop(run_part(plan, ProcessRendezvous(barrier), board))
     except BaseException:

@@ -1,23 +1,33 @@
 """One document as one simulated editor sees it: the real client state machine (``ot.Client``),
-the local text, and the intended send times of the edits not yet acknowledged.
+the local text (or only its length), and the intended send times of the edits not yet
+acknowledged.
+
+A *lean* replica keeps only the document's length. It still runs every remote op through
+``Client.apply_server`` (the transform past its op in flight and its buffer, exactly as a full
+replica does) and applies the rebased op's ``length_delta``, and it makes its edits at random
+positions within that length. What it skips is building a 10 KB string per remote op, which is
+what a real editor's text widget does and what a load generator need not repeat on every one of
+its connections. A few full replicas per run keep the text for the end-of-run comparison with
+the server's; a lean one must match the server's version and length.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ot import Client, Submission, TextOperation
+from ot import Client, InvalidOperation, Submission, TextOperation
 
 
 class Replica:
-    """A document replica. ``text`` always equals the server's text at ``client.version`` with
-    the unacknowledged local edits applied on top."""
+    """A document replica. ``length`` (and ``text``, when kept) always equal the server's text at
+    ``client.version`` with the unacknowledged local edits applied on top."""
 
-    __slots__ = ("_buffered", "_inflight", "broken", "client", "doc_id", "text")
+    __slots__ = ("_buffered", "_inflight", "broken", "client", "doc_id", "length", "text")
 
-    def __init__(self, doc_id: str, text: str, version: int) -> None:
+    def __init__(self, doc_id: str, text: str, version: int, *, keep_text: bool = True) -> None:
         self.doc_id = doc_id
-        self.text = text
+        self.text: str | None = text if keep_text else None  # None: a lean replica
+        self.length = len(text)
         self.client = Client(version)
         self.broken: str | None = None  # why this replica can no longer converge
         self._inflight: list[float] = []  # intended times of the edits in the op in flight
@@ -34,7 +44,9 @@ class Replica:
 
     def edit(self, op: TextOperation, intended: float) -> Submission | None:
         """Apply a local edit made at ``intended``; returns the submission to send now, if any."""
-        self.text = op.apply(self.text)
+        if self.text is not None:
+            self.text = op.apply(self.text)
+        self.length += op.length_delta
         submission = self.client.apply_client(op)
         (self._inflight if submission is not None else self._buffered).append(intended)
         return submission
@@ -48,9 +60,23 @@ class Replica:
         return acked, submission
 
     def remote(self, op: list[Any]) -> None:
-        """Apply an op another client committed at ``version + 1``."""
-        local = self.client.apply_server(TextOperation.from_json(op))
-        self.text = local.apply(self.text)
+        """Apply an op another client committed at ``version + 1``.
+
+        A full replica parses it with every check (``from_json``) and applies it to its text. A
+        lean one takes the server's normal form as it is, and checks instead that the rebased op
+        fits its length, as ``apply`` would.
+        """
+        if self.text is not None:
+            local = self.client.apply_server(TextOperation.from_json(op))
+            self.text = local.apply(self.text)
+            self.length = len(self.text)
+            return
+        local = self.client.apply_server(TextOperation.from_normal_json(op))
+        if local.base_length > self.length:
+            raise InvalidOperation(
+                f"a remote op reads {local.base_length} characters of {self.length}"
+            )
+        self.length += local.length_delta
 
 
 def submit_message(doc_id: str, submission: Submission) -> dict[str, Any]:

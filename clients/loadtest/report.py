@@ -72,6 +72,7 @@ class Report:
             "timings_seconds": {name: h.summary() for name, h in sorted(stats.timings.items())},
             "errors": dict(sorted(stats.errors.items())),
             "replicas_checked": stats.replicas,
+            "replicas_lean": stats.lean_replicas,
             "converged": self.converged,
             "diverged": stats.diverged,
             "load_cpu_share": self.load_cpu,
@@ -132,7 +133,13 @@ class Report:
     def _convergence(self) -> str:
         stats = self.stats
         if self.converged:
-            return f"ok: {stats.replicas:,} replicas equal the server's text"
+            if not stats.lean_replicas:
+                return f"ok: {stats.replicas:,} replicas equal the server's text"
+            full = stats.replicas - stats.lean_replicas
+            return (
+                f"ok: {stats.replicas:,} replicas at the server's version: {full:,} equal its "
+                f"text, {stats.lean_replicas:,} lean ones its length"
+            )
         unreported = int(stats.extra.get("diverged_unreported", 0))
         lines = [f"FAILED: {len(stats.diverged) + unreported:,} of {stats.replicas:,} replicas"]
         lines += [f"  {problem}" for problem in stats.diverged]

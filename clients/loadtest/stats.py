@@ -57,6 +57,7 @@ class PartStats:
     window_end_us: int = 2**62
     cpu_seconds: float = 0.0  # this process's CPU time inside the window
     replicas: int = 0  # replicas checked against the server at the end
+    lean_replicas: int = 0  # ... of which lean: checked by version and length only
     diverged: list[str] = field(default_factory=list)  # what was wrong with the others
     timings: dict[str, LatencyHistogram] = field(default_factory=dict)  # workload-specific
     extra: dict[str, float] = field(default_factory=dict)  # workload-specific figures
@@ -99,6 +100,7 @@ class PartStats:
             self.window_start, self.window_end = other.window_start, other.window_end
         self.cpu_seconds += other.cpu_seconds
         self.replicas += other.replicas
+        self.lean_replicas += other.lean_replicas
         self.diverged.extend(other.diverged)
         for name, histogram in other.timings.items():
             self.timing(name).merge(histogram)

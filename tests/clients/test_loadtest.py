@@ -21,6 +21,7 @@ from clients.loadtest import LoadOptions, TargetRefused, parse_target, run_loadt
 from clients.loadtest.edits import EditMaker, op_micros, token_micros
 from clients.loadtest.latency import LatencyHistogram
 from clients.loadtest.parts import LoadTestError
+from clients.loadtest.replica import Replica
 from server.cli import main
 from server.config import Settings
 from server.entities.config import parse_config
@@ -89,13 +90,44 @@ async def test_hot_doc_closed_loop_converges_with_consistent_counts(server: Test
     report = await run_loadtest(options(server, "hot-doc", editors=4, max_ops=200))
     stats = report.stats
     assert report.ok, report.table()
-    assert stats.replicas == 4 and stats.connected == 0
+    assert stats.replicas == 4 and stats.lean_replicas == 1 and stats.connected == 0
     assert stats.edits == stats.submitted == stats.acked == stats.acked_edits == 200
     assert stats.ack.count == 200
     assert stats.received == stats.broadcast.count == 200 * 3  # each op reaches the 3 others
     assert 0 < stats.ack.percentile(0.5) <= stats.ack.percentile(0.99) <= stats.ack.maximum
     assert report.throughput > 0 and report.server["committed"] == 200
     assert report.to_json()["converged"] is True
+
+
+async def test_lean_replicas_converge_when_every_replica_is_lean(server: TestServer) -> None:
+    report = await run_loadtest(options(server, "hot-doc", editors=4, max_ops=100, replicas=0))
+    assert report.ok, report.table()
+    assert report.stats.replicas == report.stats.lean_replicas == 4
+
+
+def test_a_lean_replica_keeps_the_length_a_full_one_has() -> None:
+    rnd = random.Random(7)
+    text = "".join(rnd.choices("abc ", k=50))
+    full, lean = Replica("d", text, 0), Replica("d", text, 0, keep_text=False)
+    maker = EditMaker(rnd, target_size=60)
+    for step in range(300):
+        if step % 4 == 0:  # a local edit, the same on both
+            op = maker.edit(lean.length, step)
+            full.edit(op, 0.0)
+            lean.edit(op, 0.0)
+        elif step % 4 == 1 and lean.pending:  # the op in flight is acknowledged
+            full.ack()
+            lean.ack()
+        else:  # another client's op, made against the server's text at the replicas' version
+            state = lean.client.state
+            unacked = [getattr(state, n) for n in ("outstanding", "buffer") if hasattr(state, n)]
+            server_length = lean.length - sum(op.length_delta for op in unacked)
+            remote = maker.edit(server_length, step).to_json()
+            full.remote(remote)
+            lean.remote(remote)
+        assert full.text is not None and lean.text is None
+        assert lean.length == full.length == len(full.text)
+        assert lean.version == full.version and lean.pending == full.pending
 
 
 async def test_fan_out_open_loop_reaches_every_subscriber(server: TestServer) -> None:

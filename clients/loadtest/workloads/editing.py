@@ -1,6 +1,7 @@
-"""The editing workloads: every client is a full editor with a replica; writers edit in closed
-loop (the next edit right after the ack) or open loop (at a fixed rate, latency measured from
-each edit's intended time), subscribers only receive.
+"""The editing workloads: every client is an editor with a replica of its document (the first
+``replicas`` clients keep its text, the others only its length: see ``Replica``); writers edit in
+closed loop (the next edit right after the ack) or open loop (at a fixed rate, latency measured
+from each edit's intended time), subscribers only receive.
 
 - ``hot-doc``: ``editors`` writers on one document.
 - ``many-docs``: ``editors`` writers over ``docs`` documents (writer i on document i mod docs).
@@ -51,10 +52,13 @@ async def run_part(env: PartEnv) -> None:
     plan, options = env.plan, env.options
     mine = [role for role in roles(options) if plan.owns(role.index)]
     closed_loop = not options.open_loop
+    full = options.replicas  # clients below this index keep the text (None: all do)
+    lean = {client_id(plan.run_id, r.index) for r in mine if full is not None and r.index >= full}
     await env.connect(
-        (client_id(plan.run_id, r.index), [doc_id(plan.run_id, r.doc)], r.writes and closed_loop)
-        for r in mine
-    )
+        ((client_id(plan.run_id, r.index), [doc_id(plan.run_id, r.doc)], r.writes and closed_loop)
+         for r in mine),
+        lean=lean,
+    )  # fmt: skip
     writers = [e for e, r in zip(_in_role_order(env, mine), mine, strict=True) if r.writes]
     await env.rendezvous.wait()  # everyone connected
     if closed_loop:
