@@ -78,9 +78,35 @@ async def test_creates_the_parent_directory_and_uses_wal(tmp_path: Path) -> None
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        assert {"documents", "ops", "snapshots", "ops_client_seq"} <= tables
+        assert {"documents", "ops", "snapshots", "client_seqs"} <= tables
+        assert "ops_client_seq" not in tables  # client_seqs keeps the last seqs instead
         (op_text,) = conn.execute("SELECT op FROM ops").fetchone()
         assert op_text == '["x"]'  # the op's wire form
+    finally:
+        conn.close()
+
+
+async def test_an_older_database_loses_the_client_seq_index(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await store.append("doc", [op_at(1), op_at(2)])
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE INDEX ops_client_seq ON ops (doc_id, client_id, seq)")  # as made before
+    conn.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await store.committed_seq("doc", "client-a", 2) == 2  # answered by a scan
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert "ops_client_seq" not in names
     finally:
         conn.close()
 
