@@ -34,6 +34,21 @@ class _Grant:
 class ConnectionGuard:
     """Access control state of one connection (see ``Guard`` for the hooks)."""
 
+    __slots__ = (
+        "_access",
+        "_bound",
+        "_close",
+        "_expiry",
+        "_grants",
+        "_header_token",
+        "_messages",
+        "_remote",
+        "_revoke",
+        "_send_error",
+        "_watched",
+        "identity",
+    )
+
     def __init__(
         self,
         access: Access,

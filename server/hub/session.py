@@ -52,6 +52,20 @@ class ChangeHints(Protocol):
 class Session:
     """The protocol state of one connection; it is the hub's ``Subscriber`` for its documents."""
 
+    __slots__ = (
+        "_changes",
+        "_docs",
+        "_guard",
+        "_hub",
+        "_limits",
+        "_send",
+        "_when_sent",
+        "client_id",
+        "close_code",
+        "close_reason",
+        "user",
+    )
+
     def __init__(
         self,
         hub: Hub,
@@ -75,16 +89,6 @@ class Session:
         self._when_sent = when_sent
         self._changes = changes
         self._docs: dict[str, Document] = {}
-        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
-            "hello": self._hello,
-            "open": self._open,
-            "close": self._close,
-            "submit": self._submit,
-            "presence": self._presence,
-            "ping": self._ping,
-            "auth": self._auth,
-            "subscribe_changes": self._subscribe_changes,
-        }
 
     def deliver(self, message: bytes) -> None:
         """Queue an encoded message (the hub calls this for acks, ops and presence)."""
@@ -115,17 +119,17 @@ class Session:
         try:
             self._guard.admit(message)
             kind = message.get("type")
-            handler = self._handlers.get(kind) if isinstance(kind, str) else None
+            handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
             if handler is None:
                 raise ProtocolError(
                     ErrorCode.UNKNOWN_TYPE,
-                    f"unknown message type {kind!r}; expected one of {sorted(self._handlers)}",
+                    f"unknown message type {kind!r}; expected one of {sorted(_HANDLERS)}",
                 )
             if not self.client_id and kind != "hello":
                 raise ProtocolError(
                     ErrorCode.HANDSHAKE_REQUIRED, "send a hello message before anything else"
                 )
-            await handler(message)
+            await handler(self, message)
         except ProtocolError as exc:
             self._send_error(exc)
         except Exception:
@@ -218,8 +222,7 @@ class Session:
             base_version=base,
             op=op,
         )
-        future.add_done_callback(self._report_failure)
-        future.add_done_callback(partial(self._audit_commit, doc_id, seq))
+        future.add_done_callback(partial(self._settled, doc_id, seq))
 
     async def _presence(self, message: dict[str, Any]) -> None:
         doc_id = read_doc_id(message)
@@ -259,20 +262,19 @@ class Session:
             )
         return doc
 
-    def _report_failure(self, future: asyncio.Future[Ack]) -> None:
+    def _settled(self, doc_id: str, seq: int, future: asyncio.Future[Ack]) -> None:
+        """A submission is done: report its failure, or audit its commit (not a duplicate's)."""
         if future.cancelled():
             return
         exc = future.exception()
-        if isinstance(exc, ProtocolError):
-            self._send_error(exc)
-        elif exc is not None:
-            self._send_error(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal server error"))
-
-    def _audit_commit(self, doc_id: str, seq: int, future: asyncio.Future[Ack]) -> None:
-        if not future.cancelled() and future.exception() is None:
+        if exc is None:
             version, duplicate = future.result()
             if not duplicate:
                 self._guard.committed(doc_id, self.client_id, seq, version)
+        elif isinstance(exc, ProtocolError):
+            self._send_error(exc)
+        else:
+            self._send_error(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal server error"))
 
     def _revoke(self, doc_id: str, error: ProtocolError) -> None:
         """Access control closed a document: the user's role on it was revoked."""
@@ -285,3 +287,16 @@ class Session:
 
     def _send_message(self, message: dict[str, Any]) -> None:
         self._send(orjson.dumps(message))
+
+
+# One table for every session, not a dict of bound methods per connection (≈ 1 KB each).
+_HANDLERS: dict[str, Callable[[Session, dict[str, Any]], Awaitable[None]]] = {
+    "hello": Session._hello,
+    "open": Session._open,
+    "close": Session._close,
+    "submit": Session._submit,
+    "presence": Session._presence,
+    "ping": Session._ping,
+    "auth": Session._auth,
+    "subscribe_changes": Session._subscribe_changes,
+}

@@ -77,6 +77,21 @@ class _Transport(Protocol):
 class Outbox:
     """Coalescing, bounded send queue of one WebSocket."""
 
+    __slots__ = (
+        "_backlog",
+        "_closer",
+        "_max_bytes",
+        "_on_overflow",
+        "_queue",
+        "_queued_bytes",
+        "_scheduled",
+        "_transport",
+        "_waiters",
+        "_ws",
+        "frames_sent",
+        "overflowed",
+    )
+
     def __init__(
         self,
         ws: web.WebSocketResponse,
