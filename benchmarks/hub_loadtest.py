@@ -31,7 +31,13 @@ from typing import Any
 PRESETS: dict[str, list[str]] = {
     "hot-doc": ["hot-doc", "--editors", "50"],
     "many-docs": ["many-docs", "--editors", "500", "--docs", "250"],
-    "fan-out": ["fan-out", "--writers", "1", "--subscribers", "300", "--rate", "200"],
+    # Four writers: one client keeps one op in flight, so a lone writer's ops carry several
+    # edits each once its round trip nears 5 ms; four at 50 edits/s each submit every edit.
+    "fan-out": ["fan-out", "--writers", "4", "--subscribers", "300", "--rate", "200"],
+    "fan-out-1": ["fan-out", "--writers", "1", "--subscribers", "300", "--rate", "200"],
+    # Open loop at the target rate: with 500 editors in closed loop, Little's law ties the mean
+    # ack latency to 500 / throughput (100 ms at 5,000 ops/s), whatever the server does.
+    "many-docs-5k": ["many-docs", "--editors", "500", "--docs", "250", "--rate", "5000"],
     "idle": ["idle", "--connections", "10000", "--docs", "100"],
     "catch-up": ["catch-up", "--rounds", "5", "--offline-ops", "1000"],
     "entities": ["entities", "--devices", "50", "--records", "1000", "--batch", "10"],

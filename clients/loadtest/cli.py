@@ -21,7 +21,9 @@ Workloads (each stops by itself, after --duration seconds or --ops acknowledged 
               previous one is acknowledged
   many-docs   N editors over M documents (editor i on document i mod M), closed loop
   fan-out     few writers at a fixed total rate, many subscribers: submit-to-receipt latency
-              at every subscriber
+              at every subscriber. A client keeps one op in flight (the protocol's rule), and
+              edits made meanwhile wait composed into the next op: to submit every edit of a
+              high rate, spread it over several writers (the default: 4 for 200 edits/s)
   idle        N open, subscribed, silent connections: the server's memory per connection,
               then how fast new editors get their first edit acknowledged
   catch-up    a client offline while K ops are committed reconnects: time until it converged
@@ -34,9 +36,12 @@ latency counts from each edit's scheduled time, so a slow server cannot hide its
 (no coordinated omission). Ack latency runs from an edit to the ack of the op that carried it;
 broadcast latency from an edit to its arrival at each other client of the document.
 
-At the end every replica must be at the server's version and equal its text
-(GET /v1/docs/{id}). The exit status is 0 when they all are and no error occurred, 1 otherwise,
-2 when the target was refused. Only loopback addresses are accepted unless --allow-remote.
+Editing workloads keep lean replicas in all but the first --replicas clients (default 3):
+a lean replica runs every op through the real client state machine but keeps only the
+document's length, not its text (see --replicas). At the end every replica must be at the
+server's version, and equal its text (GET /v1/docs/{id}), or its length for a lean one.
+The exit status is 0 when they all are and no error occurred, 1 otherwise, 2 when the
+target was refused. Only loopback addresses are accepted unless --allow-remote.
 """
 
 EPILOG = """\
@@ -51,7 +56,7 @@ examples:
 WORKLOAD_DEFAULTS: dict[str, dict[str, Any]] = {
     "hot-doc": {"editors": 50},
     "many-docs": {"editors": 500, "docs": 250},
-    "fan-out": {"writers": 1, "subscribers": 300, "rate": 200.0},
+    "fan-out": {"writers": 4, "subscribers": 300, "rate": 200.0},
     "idle": {"connections": 1000, "docs": 100},
     "catch-up": {},
     "entities": {"editors": 50},
