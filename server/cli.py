@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import os
 import resource
 import sys
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from server.auth.cli import (
     auth_settings_from_args,
     check_serving_address,
 )
-from server.config import HubSettings, Limits, Settings
+from server.config import HubSettings, Limits, Settings, env
 from server.entities.config import EntitiesConfig, load_config
 
 DESCRIPTION = """\
@@ -28,10 +27,6 @@ Clients connect over WebSocket (ws://HOST:PORT/v1/ws, protocol in docs/protocol.
 (/v1/docs/...). With no options the server listens on 127.0.0.1:8765 and keeps its data in an
 SQLite file under ./data, created on first start.
 """
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"COEDIT_{name}", default)
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,96 +39,96 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     limits, hub = Limits(), HubSettings()
     add = serve.add_argument
-    add("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (COEDIT_HOST)")
-    add("--port", type=int, default=int(_env("PORT", "8765")), help="port (COEDIT_PORT)")
+    add("--host", default=env("HOST", "127.0.0.1"), help="address to listen on (COEDIT_HOST)")
+    add("--port", type=int, default=int(env("PORT", "8765")), help="port (COEDIT_PORT)")
     add(
         "--data-dir",
         type=Path,
-        default=Path(_env("DATA_DIR", "data")),
+        default=Path(env("DATA_DIR", "data")),
         help="directory of the embedded SQLite store (COEDIT_DATA_DIR)",
     )
     add(
         "--database-url",
-        default=_env("DATABASE_URL", "") or None,
+        default=env("DATABASE_URL", "") or None,
         help="postgresql://user@host/db to keep the op log in PostgreSQL (COEDIT_DATABASE_URL)",
     )
     add(
         "--redis-url",
-        default=_env("REDIS_URL", "") or None,
+        default=env("REDIS_URL", "") or None,
         help="redis://host:6379/0 to fan commits out to the other server processes that share "
         "the PostgreSQL database (COEDIT_REDIS_URL)",
     )
     add(
         "--sqlite-synchronous",
         choices=["FULL", "NORMAL"],
-        default=_env("SQLITE_SYNCHRONOUS", "FULL"),
+        default=env("SQLITE_SYNCHRONOUS", "FULL"),
         help="FULL survives power loss; NORMAL only a process crash (COEDIT_SQLITE_SYNCHRONOUS)",
     )
     add(
         "--max-frame-bytes",
         type=int,
-        default=int(_env("MAX_FRAME_BYTES", str(limits.max_frame_bytes))),
+        default=int(env("MAX_FRAME_BYTES", str(limits.max_frame_bytes))),
         help="largest WebSocket frame or REST body (COEDIT_MAX_FRAME_BYTES)",
     )
     add(
         "--max-op-chars",
         type=int,
-        default=int(_env("MAX_OP_CHARS", str(limits.max_op_chars))),
+        default=int(env("MAX_OP_CHARS", str(limits.max_op_chars))),
         help="most characters one op may insert (COEDIT_MAX_OP_CHARS)",
     )
     add(
         "--max-doc-chars",
         type=int,
-        default=int(_env("MAX_DOC_CHARS", str(limits.max_doc_chars))),
+        default=int(env("MAX_DOC_CHARS", str(limits.max_doc_chars))),
         help="longest document (COEDIT_MAX_DOC_CHARS)",
     )
     add(
         "--max-open-docs",
         type=int,
-        default=int(_env("MAX_OPEN_DOCS", str(limits.max_open_docs))),
+        default=int(env("MAX_OPEN_DOCS", str(limits.max_open_docs))),
         help="documents one connection may have open (COEDIT_MAX_OPEN_DOCS)",
     )
     add(
         "--max-send-buffer",
         type=int,
-        default=int(_env("MAX_SEND_BUFFER", str(limits.max_send_buffer))),
+        default=int(env("MAX_SEND_BUFFER", str(limits.max_send_buffer))),
         help="unsent bytes after which a connection that does not read is closed with 4008 "
         "(COEDIT_MAX_SEND_BUFFER)",
     )
     add(
         "--history",
         type=int,
-        default=int(_env("HISTORY", str(hub.history_limit))),
+        default=int(env("HISTORY", str(hub.history_limit))),
         help="committed ops kept in memory per open document (COEDIT_HISTORY)",
     )
     add(
         "--snapshot-every",
         type=int,
-        default=int(_env("SNAPSHOT_EVERY", str(hub.snapshot_every))),
+        default=int(env("SNAPSHOT_EVERY", str(hub.snapshot_every))),
         help="store a snapshot after this many ops (COEDIT_SNAPSHOT_EVERY)",
     )
     add(
         "--idle-seconds",
         type=float,
-        default=float(_env("IDLE_SECONDS", str(hub.idle_seconds))),
+        default=float(env("IDLE_SECONDS", str(hub.idle_seconds))),
         help="evict a document from memory this long after its last client left "
         "(COEDIT_IDLE_SECONDS)",
     )
     add(
         "--log-level",
-        default=_env("LOG_LEVEL", "INFO"),
+        default=env("LOG_LEVEL", "INFO"),
         help="DEBUG, INFO, WARNING (COEDIT_LOG_LEVEL)",
     )
     add(
         "--log-format",
         choices=["logfmt", "json"],
-        default=_env("LOG_FORMAT", "logfmt"),
+        default=env("LOG_FORMAT", "logfmt"),
         help="one line per event: key=value pairs or JSON objects (COEDIT_LOG_FORMAT)",
     )
     add(
         "--entities-config",
         type=Path,
-        default=_env("ENTITIES_CONFIG", "") or None,
+        default=env("ENTITIES_CONFIG", "") or None,
         help="JSON or TOML file declaring the synced record collections, their schemas and "
         "merge policies; see docs/entities.md (COEDIT_ENTITIES_CONFIG)",
     )

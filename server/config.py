@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.auth.settings import AuthSettings
 from server.entities.config import EntitiesConfig
+
+
+def env(name: str, default: str = "") -> str:
+    """The value of ``COEDIT_<name>``: every command-line flag's environment twin."""
+    return os.environ.get(f"COEDIT_{name}", default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,9 @@ from typing import Any
 import jwt
 
 from server.auth.settings import AbuseLimits, AuthSettings, DefaultPolicy
-from server.config import Settings
+from server.config import Settings, env
 
 log = logging.getLogger(__name__)
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(f"COEDIT_{name}", default)
 
 
 def _names(value: str) -> frozenset[str]:
@@ -45,31 +40,31 @@ def add_auth_arguments(serve: argparse.ArgumentParser) -> None:
     add(
         "--jwks-file",
         type=Path,
-        default=_env("JWKS_FILE") or None,
+        default=env("JWKS_FILE") or None,
         help="JWKS document with the RS256/ES256 keys that sign tokens (COEDIT_JWKS_FILE)",
     )
     add(
         "--jwks-url",
-        default=_env("JWKS_URL") or None,
+        default=env("JWKS_URL") or None,
         help="the identity provider's jwks_uri, e.g. "
         "https://id.example.com/realms/acme/protocol/openid-connect/certs (COEDIT_JWKS_URL)",
     )
-    add("--issuer", default=_env("ISSUER") or None, help="required `iss` claim (COEDIT_ISSUER)")
+    add("--issuer", default=env("ISSUER") or None, help="required `iss` claim (COEDIT_ISSUER)")
     add(
         "--audience",
-        default=_env("AUDIENCE") or None,
+        default=env("AUDIENCE") or None,
         help="required `aud` claim: the API identifier of coedit at the provider (COEDIT_AUDIENCE)",
     )
     add(
         "--groups-claim",
-        default=_env("GROUPS_CLAIM", default.groups_claim),
+        default=env("GROUPS_CLAIM", default.groups_claim),
         help="claim holding the user's groups, a dotted path such as realm_access.roles "
         "(COEDIT_GROUPS_CLAIM)",
     )
     add(
         "--default-policy",
         choices=[policy.value for policy in DefaultPolicy],
-        default=_env("DEFAULT_POLICY", default.default_policy.value),
+        default=env("DEFAULT_POLICY", default.default_policy.value),
         help="access list of a new document or collection: creator = only its creator (owner); "
         "open = its creator owns it and every signed-in user edits it (COEDIT_DEFAULT_POLICY)",
     )
@@ -77,20 +72,20 @@ def add_auth_arguments(serve: argparse.ArgumentParser) -> None:
         "--admin-users",
         type=_names,
         metavar="USER,...",
-        default=_env("ADMIN_USERS"),
+        default=env("ADMIN_USERS"),
         help="comma-separated user ids (token subjects) that own every object and read the "
         "whole audit log (COEDIT_ADMIN_USERS)",
     )
     add(
         "--token-leeway",
         type=float,
-        default=float(_env("TOKEN_LEEWAY", str(default.leeway_seconds))),
+        default=float(env("TOKEN_LEEWAY", str(default.leeway_seconds))),
         help="seconds of clock skew tolerated on exp and nbf (COEDIT_TOKEN_LEEWAY)",
     )
     add(
         "--insecure",
         action="store_true",
-        default=_env("INSECURE") == "1",
+        default=env("INSECURE") == "1",
         help="allow dev mode (no authentication) on a non-loopback address (COEDIT_INSECURE=1)",
     )
     _add_limit_arguments(add, limits)
@@ -100,21 +95,21 @@ def _add_limit_arguments(add: Any, limits: AbuseLimits) -> None:
     add(
         "--max-messages-per-second",
         type=float,
-        default=float(_env("MAX_MESSAGES_PER_SECOND", str(limits.messages_per_second))),
+        default=float(env("MAX_MESSAGES_PER_SECOND", str(limits.messages_per_second))),
         help="sustained messages per connection, bursts of 5x allowed; 0 = unlimited "
         "(COEDIT_MAX_MESSAGES_PER_SECOND)",
     )
     add(
         "--max-ops-per-second",
         type=float,
-        default=float(_env("MAX_OPS_PER_SECOND", str(limits.ops_per_second))),
+        default=float(env("MAX_OPS_PER_SECOND", str(limits.ops_per_second))),
         help="sustained ops per user over all connections and REST, bursts of 5x allowed; "
         "0 = unlimited (COEDIT_MAX_OPS_PER_SECOND)",
     )
     add(
         "--max-user-open-docs",
         type=int,
-        default=int(_env("MAX_USER_OPEN_DOCS", str(limits.max_user_open_docs))),
+        default=int(env("MAX_USER_OPEN_DOCS", str(limits.max_user_open_docs))),
         help="documents one user may have open over all connections; 0 = unlimited "
         "(COEDIT_MAX_USER_OPEN_DOCS)",
     )
@@ -124,7 +119,7 @@ def auth_settings_from_args(args: argparse.Namespace) -> AuthSettings:
     """``AuthSettings`` from parsed ``serve`` arguments."""
     messages, ops = args.max_messages_per_second, args.max_ops_per_second
     return AuthSettings(
-        jwt_secret=args.jwt_secret or _env("JWT_SECRET") or None,
+        jwt_secret=args.jwt_secret or env("JWT_SECRET") or None,
         jwks_file=args.jwks_file,
         jwks_url=args.jwks_url,
         issuer=args.issuer,
@@ -181,13 +176,13 @@ def add_token_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     add = token.add_argument
     add("--sub", required=True, help="the user id (subject)")
     add("--secret", default=None, help="shared secret (COEDIT_JWT_SECRET)")
-    add("--aud", default=_env("AUDIENCE") or None, help="audience (COEDIT_AUDIENCE)")
-    add("--iss", default=_env("ISSUER") or None, help="issuer (COEDIT_ISSUER)")
+    add("--aud", default=env("AUDIENCE") or None, help="audience (COEDIT_AUDIENCE)")
+    add("--iss", default=env("ISSUER") or None, help="issuer (COEDIT_ISSUER)")
     add("--ttl", type=float, default=3600.0, help="seconds until the token expires")
     add("--groups", type=_names, metavar="GROUP,...", default="", help="comma-separated groups")
     add(
         "--groups-claim",
-        default=_env("GROUPS_CLAIM", "groups"),
+        default=env("GROUPS_CLAIM", "groups"),
         help="claim to put the groups in (COEDIT_GROUPS_CLAIM)",
     )
     token.set_defaults(run=_token)
@@ -222,7 +217,7 @@ def mint_dev_token(
 
 
 def _token(args: argparse.Namespace) -> int:
-    secret = args.secret or _env("JWT_SECRET")
+    secret = args.secret or env("JWT_SECRET")
     if not secret:
         raise ValueError("no secret: pass --secret or set COEDIT_JWT_SECRET")
     print(
