@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from server.auth.acl import Resource
 
@@ -21,16 +21,22 @@ class AuditKind(StrEnum):
     ACCESS_DENIED = "access.denied"
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One event. ``id`` is assigned by the store, increasing in the order entries were recorded."""
+_NO_DETAIL: Mapping[str, Any] = MappingProxyType({})
+
+
+class AuditEntry(NamedTuple):
+    """One event. ``id`` is assigned by the store, increasing in the order entries were recorded.
+
+    Immutable, and a named tuple rather than a frozen dataclass: one is built on the event loop
+    for every committed op, and a frozen dataclass takes about three times as long to build.
+    """
 
     kind: str
     time: float  # Unix seconds
     user: str | None
     remote: str | None  # the client's address as the server saw it
     resource: Resource | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = _NO_DETAIL
     id: int | None = None
 
     def to_json(self) -> dict[str, Any]:

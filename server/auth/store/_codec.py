@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -30,8 +31,13 @@ def encode_entry(entry: AuditEntry) -> AuditRow:
         entry.remote,
         None if resource is None else resource.kind.value,
         None if resource is None else resource.id,
-        orjson.dumps(dict(entry.detail)).decode(),
+        _encode_detail(entry.detail),
     )
+
+
+def _encode_detail(detail: Mapping[str, Any]) -> str:
+    # orjson takes a dict, not any Mapping; record() hands over its own kwargs dict, uncopied.
+    return orjson.dumps(detail if type(detail) is dict else dict(detail)).decode()
 
 
 def decode_entry(row: Any) -> AuditEntry:

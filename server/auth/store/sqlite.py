@@ -2,10 +2,16 @@
 
 A separate file keeps audit writes from queueing behind the op log's write lock. Every call runs
 on one private thread with one connection, so SQLite never sees two writers from this process.
+
+Audit ids are a plain ``INTEGER PRIMARY KEY``: SQLite gives a new row the largest id plus one, so
+ids increase in insert order as long as the newest row is never deleted (coedit deletes no audit
+rows). ``AUTOINCREMENT`` would promise that even then, at the price of a ``sqlite_sequence``
+update per row; a file created with it is rebuilt without it when opened (``_migrate_audit``).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -16,20 +22,25 @@ from typing import TypeVar
 
 from server.auth.acl import AccessList, Resource
 from server.auth.events import AuditEntry
-from server.auth.store._codec import (
-    AuditRow,
-    decode_acl,
-    decode_entry,
-    encode_acl,
-    encode_entry,
-)
+from server.auth.store._codec import decode_acl, decode_entry, encode_acl, encode_entry
 from server.auth.store.base import AclChange
 from server.storage import StorageError
 from server.storage.sqlite_threads import connect_writer, in_transaction, run_on
 
 T = TypeVar("T")
 
-_SCHEMA = """
+_AUDIT_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
+    id          INTEGER PRIMARY KEY,
+    "time"      REAL NOT NULL,
+    kind        TEXT NOT NULL,
+    "user"      TEXT,
+    remote      TEXT,
+    object_kind TEXT,
+    object_id   TEXT,
+    detail      TEXT NOT NULL
+);"""
+_AUDIT_INDEX = "CREATE INDEX IF NOT EXISTS audit_object ON audit (object_kind, object_id, id);"
+_SCHEMA = f"""
 BEGIN;
 CREATE TABLE IF NOT EXISTS acl (
     kind       TEXT NOT NULL,
@@ -45,20 +56,13 @@ CREATE TABLE IF NOT EXISTS client_bindings (
     bound_at  REAL NOT NULL,
     PRIMARY KEY (doc_id, client_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS audit (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    "time"      REAL NOT NULL,
-    kind        TEXT NOT NULL,
-    "user"      TEXT,
-    remote      TEXT,
-    object_kind TEXT,
-    object_id   TEXT,
-    detail      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_object ON audit (object_kind, object_id, id);
+{_AUDIT_TABLE.format(name="audit")}
+{_AUDIT_INDEX}
 COMMIT;
 """
 _AUDIT_COLUMNS = 'id, "time", kind, "user", remote, object_kind, object_id, detail'
+
+log = logging.getLogger(__name__)
 
 
 class SqliteAuthStore:
@@ -75,9 +79,9 @@ class SqliteAuthStore:
         return self._path
 
     async def open(self) -> None:
-        self._conn = await self._run(
-            partial(connect_writer, self._path, self._synchronous, _SCHEMA)
-        )
+        conn = await self._run(partial(connect_writer, self._path, self._synchronous, _SCHEMA))
+        self._conn = conn
+        await self._call(partial(in_transaction, work=_migrate_audit))
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -98,8 +102,8 @@ class SqliteAuthStore:
         return await self._call(partial(in_transaction, work=work))
 
     async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
-        rows = [encode_entry(entry) for entry in entries]
-        await self._call(partial(in_transaction, work=partial(_append_audit, rows=rows)))
+        # Encoded on the store's thread: a batch can hold a thousand entries.
+        await self._call(partial(in_transaction, work=partial(_append_audit, entries=entries)))
 
     async def read_audit(
         self, resource: Resource | None, after: int, limit: int
@@ -153,11 +157,11 @@ def _bind_client(conn: sqlite3.Connection, doc_id: str, client_id: str, user: st
     return str(row[0])
 
 
-def _append_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
+def _append_audit(conn: sqlite3.Connection, entries: Sequence[AuditEntry]) -> None:
     conn.executemany(
         'INSERT INTO audit ("time", kind, "user", remote, object_kind, object_id, detail) '
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        rows,
+        map(encode_entry, entries),
     )
 
 
@@ -172,3 +176,38 @@ def _read_audit(
         "ORDER BY id LIMIT ?"
     )
     return conn.execute(sql, (resource.kind.value, resource.id, after, limit)).fetchall()
+
+
+def _migrate_audit(conn: sqlite3.Connection) -> None:
+    """Rebuild an ``AUTOINCREMENT`` audit table (files of earlier versions) without it.
+
+    Ids and order are kept. Runs in one transaction, so a crash leaves the old table intact.
+    """
+    if not _audit_autoincrements(conn) or _newest_audit_rows_deleted(conn):
+        return
+    conn.execute(_AUDIT_TABLE.format(name="audit_rebuilt"))
+    conn.execute(f"INSERT INTO audit_rebuilt ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS} FROM audit")
+    conn.execute("DROP TABLE audit")
+    conn.execute("ALTER TABLE audit_rebuilt RENAME TO audit")
+    conn.execute(_AUDIT_INDEX)
+    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'audit'")
+
+
+def _audit_autoincrements(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'audit'")
+    return "AUTOINCREMENT" in str(row.fetchone()[0]).upper()
+
+
+def _newest_audit_rows_deleted(conn: sqlite3.Connection) -> bool:
+    """True if ids above the largest were handed out: without AUTOINCREMENT they would be again."""
+    (sequence,) = conn.execute(
+        "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'audit'"
+    ).fetchone()
+    (largest,) = conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()
+    if sequence > largest:
+        log.warning(
+            "auth store: audit ids up to %d were used but only %d remain; keeping AUTOINCREMENT",
+            sequence,
+            largest,
+        )
+    return bool(sequence > largest)

@@ -78,3 +78,45 @@ async def test_a_full_backlog_drops_new_entries_and_counts_them(store) -> None:
     async with asyncio.timeout(10):
         await audit.close()
     assert [e.detail["n"] for e in await store.read_audit(DOC, 0, 10)] == [0, 1, 2]
+
+
+def count_appends(store: FlakyStore) -> tuple[list[int], asyncio.Event]:
+    """The size of every batch handed to ``store``, and an event set once one is stored."""
+    sizes: list[int] = []
+    stored = asyncio.Event()
+    append = store.append_audit
+
+    async def counted(entries: Sequence[AuditEntry]) -> None:
+        sizes.append(len(entries))
+        await append(entries)
+        stored.set()
+
+    store.append_audit = counted  # type: ignore[method-assign]
+    return sizes, stored
+
+
+async def test_entries_of_several_loop_turns_within_the_linger_share_a_batch(store) -> None:
+    sizes, _ = count_appends(store)
+    audit = AuditLog(store, linger_seconds=60.0)
+    for n in range(3):
+        audit.record(AuditKind.DOC_OPENED, user="a", remote=None, resource=DOC, n=n)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the writer runs: it must linger, not write
+    assert sizes == []
+    async with asyncio.timeout(10):
+        await audit.flush()  # a flush cuts the linger short
+    assert sizes == [3]
+    assert [e.detail["n"] for e in await store.read_audit(DOC, 0, 10)] == [0, 1, 2]
+
+
+async def test_a_full_batch_is_written_without_lingering(store) -> None:
+    sizes, stored = count_appends(store)
+    audit = AuditLog(store, linger_seconds=60.0, max_batch=2)
+    for n in range(3):
+        audit.record(AuditKind.DOC_OPENED, user="a", remote=None, resource=DOC, n=n)
+    async with asyncio.timeout(10):
+        await stored.wait()
+    assert sizes == [2]  # the third entry lingers
+    async with asyncio.timeout(10):
+        await audit.close()
+    assert sizes == [2, 1]
