@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.observability import web as metrics_web
+from server.observability.connection import bypassing_connections
 from server.observability.logs import request_log_middleware, send_request_id
 from server.observability.metrics import Metrics
 from server.web.keys import HUB, SESSIONS
@@ -15,10 +16,14 @@ def install(app: web.Application, metrics: Metrics) -> None:
     """Make ``metrics`` the application's (``app[METRICS]``) and serve it at ``/metrics``.
 
     The middlewares go first, outside every other one, so they see the final status of each
-    request, after errors were mapped to responses.
+    request, after errors were mapped to responses. Connection routes (the WebSocket) bypass
+    them and record their own line and metric (``server.observability.connection``).
     """
     app[metrics_web.METRICS] = metrics
-    app.middlewares[0:0] = [request_log_middleware, metrics_web.metrics_middleware]
+    app.middlewares[0:0] = [
+        bypassing_connections(request_log_middleware),
+        bypassing_connections(metrics_web.metrics_middleware),
+    ]
     app.on_response_prepare.append(send_request_id)
     app.router.add_routes(metrics_web.routes)
     metrics.watch(

@@ -2,8 +2,9 @@
 id of the request or connection it belongs to.
 
 A middleware gives every request an id (the client's ``X-Request-Id`` if it is sane, else a new
-one), returns it in the response header and logs one line when the request ends; a WebSocket's
-line comes when the connection closes. Everything logged while handling the request (including
+one), returns it in the response header and logs one line when the request ends. A WebSocket's
+id and line come from its handler instead (``server.observability.connection``), the line when
+the connection closes. Everything logged while handling the request (including
 from the hub) carries ``request_id``. Extra fields go in ``extra={...}``: ``log.info("evicted",
 extra={"documents": 3})`` prints ``... msg=evicted documents=3``.
 """
@@ -114,18 +115,23 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         exc.headers[REQUEST_ID_HEADER] = request_id
         raise
     finally:
-        access_log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "route": route_template(request),
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "remote": request.remote,
-            },
-        )
+        access_line(request, request_id, status, time.perf_counter() - started)
         REQUEST_ID.reset(token)
+
+
+def access_line(request: web.Request, request_id: str, status: int, seconds: float) -> None:
+    """Log the ``coedit.access`` line of a request that ended after ``seconds``."""
+    access_log.info(
+        "request",
+        extra={
+            "request_id": request_id,
+            "method": request.method,
+            "route": route_template(request),
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "remote": request.remote,
+        },
+    )
 
 
 async def send_request_id(request: web.Request, response: web.StreamResponse) -> None:

@@ -16,6 +16,7 @@ from server.entities.web import install as install_entities
 from server.fanout import FanOut, LocalFanOut
 from server.hub.hub import Hub
 from server.observability import METRICS, Metrics
+from server.observability.connection import bypassing_connections
 from server.observability.install import install as install_observability
 from server.storage import DocumentStore
 from server.storage._group_commit import BatchHook
@@ -64,7 +65,10 @@ def make_app(
 ) -> web.Application:
     """The coedit application; ``store`` overrides the one the settings select."""
     app = web.Application(
-        client_max_size=settings.limits.max_frame_bytes, middlewares=[error_middleware]
+        client_max_size=settings.limits.max_frame_bytes,
+        # The WebSocket handler maps its own failures (to close codes), and a middleware around
+        # it would stay suspended for the connection's whole life.
+        middlewares=[bypassing_connections(error_middleware)],
     )
     metrics = Metrics()
     install_observability(app, metrics)  # /metrics, request ids, access log, REST metrics

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterator
 
 import aiohttp
 import orjson
@@ -50,3 +52,56 @@ async def test_one_access_line_per_request(
     assert fields["route"] == "/v1/docs/{doc}" and fields["status"] == 404
     assert fields["method"] == "GET" and fields["duration_ms"] >= 0
     assert fields["request_id"] == "req-9"
+
+
+class _AccessLines(logging.Handler):
+    """Collects ``coedit.access`` lines and wakes waiters as they arrive."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[dict[str, object]] = []
+        self.arrived = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(orjson.loads(JsonFormatter().format(record)))
+        self.arrived.set()
+
+    async def next_line(self) -> dict[str, object]:
+        async with asyncio.timeout(5):
+            while not self.lines:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.lines.pop(0)
+
+
+@pytest.fixture
+def access_lines() -> Iterator[_AccessLines]:
+    logger = logging.getLogger("coedit.access")
+    lines, level = _AccessLines(), logger.level
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(lines)
+    logger.setLevel(level)
+
+
+async def test_a_websocket_logs_its_line_when_it_closes(
+    server: TestServer, http: aiohttp.ClientSession, access_lines: _AccessLines
+) -> None:
+    async with http.ws_connect(server.make_url("/v1/ws"), headers={"X-Request-Id": "ws-7"}) as ws:
+        await ws.send_str('{"type": "hello", "protocol": 1, "client": "c1"}')
+        assert "welcome" in (await ws.receive(timeout=5)).data
+        assert access_lines.lines == []  # not while the connection is open
+    fields = await access_lines.next_line()
+    assert fields["route"] == "/v1/ws" and fields["status"] == 101 and fields["method"] == "GET"
+    assert fields["request_id"] == "ws-7" and isinstance(fields["duration_ms"], float)
+
+
+async def test_a_refused_upgrade_is_logged_with_its_status(
+    server: TestServer, http: aiohttp.ClientSession, access_lines: _AccessLines
+) -> None:
+    async with http.get(server.make_url("/v1/ws"), headers={"X-Request-Id": "plain-1"}) as r:
+        assert r.status == 400 and r.headers["X-Request-Id"] == "plain-1"
+    fields = await access_lines.next_line()
+    assert fields["route"] == "/v1/ws" and fields["status"] == 400
+    assert fields["request_id"] == "plain-1"
