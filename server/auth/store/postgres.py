@@ -30,6 +30,7 @@ class PostgresAuthStore:
             raise ValueError(f"schema must be a plain identifier, got {schema!r}")
         self._dsn = dsn
         self._schema = f'"{schema}"'
+        self._audit_lock = f"{schema}.auth_audit append"  # an advisory lock key (see append_audit)
         self._pool_max = pool_max
         self._pool: Any = None
 
@@ -103,9 +104,15 @@ class PostgresAuthStore:
         return str(bound)
 
     async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append in id order = commit order across processes: ids come from a sequence, and
+        without the lock two processes could commit ids 8 then 7, so that a reader between the
+        two commits moves its cursor past 7 and never sees it. The lock (held to the commit, one
+        batch per process at a time) makes every batch draw its ids after the previous one is
+        visible."""
         rows = [encode_entry(entry) for entry in entries]
         with _errors("append to the audit log"):
             async with self._require().acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._audit_lock)
                 await conn.executemany(
                     f"INSERT INTO {self._schema}.auth_audit "
                     '("time", kind, "user", remote, object_kind, object_id, detail) '

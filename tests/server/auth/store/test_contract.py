@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from server.auth.acl import AccessList, Resource, Role
 from server.auth.events import AuditEntry
 from server.auth.store import AclChange, AuthStore
+from server.auth.store.postgres import PostgresAuthStore
+from tests.services import POSTGRES_DSN, drop_schema, new_schema
 
 DOC = Resource.doc("notes")
 ALICE_OWNS = AccessList(users={"alice": Role.OWNER})
@@ -80,3 +83,33 @@ async def test_audit_entries_keep_their_order_and_paginate(auth_store: AuthStore
     assert [e.kind for e in everything][3] == "auth.failed"
     ids = [e.id or 0 for e in everything]
     assert ids == sorted(ids) and len(set(ids)) == 8
+
+
+@pytest.mark.postgres
+async def test_postgres_audit_batches_commit_in_id_order() -> None:
+    """A batch waits for another process's batch to commit before it draws ids, so a reader's
+    cursor can never pass an id that commits later."""
+    schema = await new_schema()
+    first, second = (PostgresAuthStore(POSTGRES_DSN, schema=schema) for _ in range(2))
+    await first.open()
+    await second.open()
+    blocker = await asyncpg.connect(POSTGRES_DSN)
+    try:
+        entry = AuditEntry("doc.opened", 1.0, "alice", None, DOC, {})
+        async with blocker.transaction():  # a batch of another process, not yet committed
+            await blocker.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))", f"{schema}.auth_audit append"
+            )
+            pending = asyncio.create_task(first.append_audit([entry]))
+            done, _ = await asyncio.wait({pending}, timeout=0.5)
+            assert not done, "an audit batch drew its ids while another batch was uncommitted"
+        async with asyncio.timeout(10):
+            await pending
+        await second.append_audit([entry])
+        ids = [e.id or 0 for e in await second.read_audit(None, 0, 10)]
+        assert ids == sorted(ids) and len(ids) == 2
+    finally:
+        await blocker.close()
+        await first.close()
+        await second.close()
+        await drop_schema(schema)
