@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from clients.loadtest.edits import EditMaker, op_micros
-from clients.loadtest.replica import Replica, submit_message
+from clients.loadtest.edits import EditMaker
+from clients.loadtest.replica import Replica, SeenOps, submit_message
 from clients.loadtest.stats import PartStats, RunClock
 from clients.loadtest.target import Target
 from ot import OTError, Submission
@@ -65,6 +65,7 @@ class Context:
     clock: RunClock
     gate: EditGate
     edits: EditMaker
+    seen: SeenOps
 
 
 class Editor:
@@ -193,15 +194,15 @@ class Editor:
         if message["version"] != replica.version + 1:
             self._break(replica, "version_gap")
             return
-        op = message["op"]
+        op, version, seen = message["op"], message["version"], self._context.seen
         try:
-            replica.remote(op)
+            replica.remote(op, seen)
         except OTError:
             self._break(replica, "remote_op_invalid")
             return
         stats = self._context.stats
         stats.received += 1
-        micros = op_micros(op)
+        micros = seen.micros(replica.doc_id, version, op)
         if micros is not None and stats.window_start_us <= micros < stats.window_end_us:
             stats.broadcast.record(self._context.clock.since_micros(micros))
 
@@ -289,7 +290,7 @@ class Editor:
                 replica.ack()
                 outstanding = None
             elif entry["client"] != self.client_id:
-                replica.remote(entry["op"])
+                replica.remote(entry["op"], self._context.seen)
         resubmission = replica.client.resubmission()
         if resubmission is not None:
             self._submit(replica, resubmission)

@@ -16,6 +16,7 @@ from clients.loadtest.coordination import ProgressBoard, Rendezvous
 from clients.loadtest.editor import Context, EditGate, Editor
 from clients.loadtest.edits import EditMaker
 from clients.loadtest.options import LoadOptions
+from clients.loadtest.replica import SeenOps
 from clients.loadtest.stats import PartStats, RunClock
 
 PROGRESS_SECONDS = 0.5
@@ -55,6 +56,7 @@ class PartEnv:
     board: ProgressBoard
     stats: PartStats = field(default_factory=PartStats)
     editors: list[Editor] = field(default_factory=list)
+    seen: SeenOps = field(default_factory=SeenOps)
     clock: RunClock = field(init=False)
     gate: EditGate = field(init=False)
 
@@ -80,6 +82,7 @@ class PartEnv:
             clock=self.clock,
             gate=gate if gate is not None else self.gate,
             edits=EditMaker(random.Random(seed), self.options.doc_size),
+            seen=self.seen,
         )
 
     async def connect(

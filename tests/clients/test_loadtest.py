@@ -21,7 +21,7 @@ from clients.loadtest import LoadOptions, TargetRefused, parse_target, run_loadt
 from clients.loadtest.edits import EditMaker, op_micros, token_micros
 from clients.loadtest.latency import LatencyHistogram
 from clients.loadtest.parts import LoadTestError
-from clients.loadtest.replica import Replica
+from clients.loadtest.replica import Replica, SeenOps
 from server.cli import main
 from server.config import Settings
 from server.entities.config import parse_config
@@ -109,6 +109,7 @@ def test_a_lean_replica_keeps_the_length_a_full_one_has() -> None:
     rnd = random.Random(7)
     text = "".join(rnd.choices("abc ", k=50))
     full, lean = Replica("d", text, 0), Replica("d", text, 0, keep_text=False)
+    seen = SeenOps()
     maker = EditMaker(rnd, target_size=60)
     for step in range(300):
         if step % 4 == 0:  # a local edit, the same on both
@@ -123,8 +124,8 @@ def test_a_lean_replica_keeps_the_length_a_full_one_has() -> None:
             unacked = [getattr(state, n) for n in ("outstanding", "buffer") if hasattr(state, n)]
             server_length = lean.length - sum(op.length_delta for op in unacked)
             remote = maker.edit(server_length, step).to_json()
-            full.remote(remote)
-            lean.remote(remote)
+            full.remote(remote, seen)
+            lean.remote(remote, seen)
         assert full.text is not None and lean.text is None
         assert lean.length == full.length == len(full.text)
         assert lean.version == full.version and lean.pending == full.pending
@@ -239,3 +240,15 @@ def test_edits_carry_their_timestamp_through_composition() -> None:
     assert token_micros("ab{7d0}c{3e8}") == 1000  # the earliest of several
     assert token_micros("{7d") is None and token_micros("x}{zz}") is None
     assert op_micros(second.to_json()) == 2000
+
+
+def test_seen_ops_parse_each_version_once_and_stay_bounded() -> None:
+    seen = SeenOps(limit=2)
+    wire: list[int | str] = [3, "{1f}", -4]
+    first = seen.op("d", 7, wire)
+    assert seen.op("d", 7, wire) is first  # parsed once, shared by every editor of the process
+    assert first.to_json() == wire and seen.micros("d", 7, wire) == op_micros(wire) == 0x1F
+    assert seen.op("e", 7, [1, "x"]) is not first  # per document
+    seen.op("d", 8, [2, "y"])  # the limit reached: forgotten, parsed again on demand
+    again = seen.op("d", 7, wire)
+    assert again is not first and again == first

@@ -17,6 +17,7 @@ from clients.loadtest.editor import Context, EditGate, Editor
 from clients.loadtest.edits import EditMaker
 from clients.loadtest.options import LoadOptions
 from clients.loadtest.part import PartEnv, client_id, doc_id
+from clients.loadtest.replica import SeenOps
 from clients.loadtest.server_stats import server_rss
 from clients.loadtest.workloads.base import ParentEnv
 
@@ -66,6 +67,7 @@ async def _probe(env: ParentEnv, probe: int) -> None:
         clock=env.clock,
         gate=EditGate(),
         edits=EditMaker(random.Random(f"probe-{probe}"), env.options.doc_size),
+        seen=SeenOps(),
     )
     editor = Editor(f"lt-{env.run_id}-probe{probe}", context)
     timings = env.stats
