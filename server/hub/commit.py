@@ -206,8 +206,10 @@ class CommitPipeline:
     ) -> None:
         durable = time.perf_counter()
         for pending, entry in zip(accepted, committed, strict=True):
-            broadcast(doc, op_message(doc.id, entry), skip=pending.origin)
+            # The ack first: sockets are written in the order their first message of the turn
+            # was queued, so the submitter does not wait behind a large room's broadcast.
             self._settle(doc, pending, entry.version, duplicate=False)
+            broadcast(doc, op_message(doc.id, entry), skip=pending.origin)
         self._report(doc, accepted, committed, append_started, durable)
 
     def _report(
