@@ -267,42 +267,35 @@ class SqliteStore:
 
 
 def _append_batch(conn: sqlite3.Connection, calls: list[AppendCall], now: float) -> list[bool]:
-    # In arrival order, so of two calls for the same version the earlier one wins.
-    return [_append_one(conn, call, now) for call in calls]
-
-
-def _append_one(conn: sqlite3.Connection, call: AppendCall, now: float) -> bool:
-    """Apply one call inside its own savepoint: a losing call leaves no trace in the batch."""
-    conn.execute("SAVEPOINT append_call")
-    try:
-        won = _try_append(conn, call, now)
-    except sqlite3.IntegrityError:  # (doc_id, version) taken: a lost race, not a failure
-        won = False
-    if not won:
-        conn.execute("ROLLBACK TO append_call")
-    conn.execute("RELEASE append_call")
-    return won
+    # In arrival order, so of two calls for the same version the earlier one wins. A losing call
+    # is refused by the head check before it writes anything, so no call needs a savepoint of
+    # its own; anything else that fails rolls the whole batch back (``in_transaction``).
+    return [_try_append(conn, call, now) for call in calls]
 
 
 def _try_append(conn: sqlite3.Connection, call: AppendCall, now: float) -> bool:
-    head = _head(conn, call.doc_id)
-    if call.first_version != (head or 0) + 1:
+    """Move the head from ``first_version - 1`` to ``last_version`` (or create the document at
+    it), then write the ops; False, with nothing written, if the head was elsewhere."""
+    moved = conn.execute(
+        "UPDATE documents SET version = ? WHERE doc_id = ? AND version = ?",
+        (call.last_version, call.doc_id, call.first_version - 1),
+    ).rowcount
+    if not moved and (
+        call.first_version != 1
+        or not _create_document(conn, call.doc_id, now, version=call.last_version)
+    ):
         return False
-    if head is None:
-        _create_document(conn, call.doc_id, now)
     conn.executemany(_INSERT_OP, call.rows)
     conn.executemany(_UPSERT_SEQ, [(row[0], row[3], row[4]) for row in call.rows])
-    conn.execute(
-        "UPDATE documents SET version = ? WHERE doc_id = ?", (call.last_version, call.doc_id)
-    )
     return True
 
 
-def _create_document(conn: sqlite3.Connection, doc_id: str, now: float) -> bool:
+def _create_document(conn: sqlite3.Connection, doc_id: str, now: float, version: int = 0) -> bool:
+    """Create an empty document whose head is ``version``; False if it exists."""
     cursor = conn.execute(
-        "INSERT INTO documents (doc_id, created_at, version) VALUES (?, ?, 0) "
+        "INSERT INTO documents (doc_id, created_at, version) VALUES (?, ?, ?) "
         "ON CONFLICT (doc_id) DO NOTHING",
-        (doc_id, now),
+        (doc_id, now, version),
     )
     if cursor.rowcount != 1:
         return False

@@ -158,3 +158,27 @@ async def test_calls_before_open_raise_storage_error(tmp_path: Path) -> None:
             await store.append("doc", [op_at(1)])
     finally:
         await store.close()
+
+
+async def test_a_failing_append_rolls_back_its_whole_group(tmp_path: Path) -> None:
+    """Appends grouped into one transaction share its fate: a row that breaks a constraint
+    (here an op planted past the head, as only a damaged file could hold) fails every append of
+    the group with StorageError, and none of them is half-written."""
+    path = tmp_path / "coedit.db"
+    store = SqliteStore(path, synchronous="NORMAL")
+    await store.open()
+    try:
+        assert await store.append("damaged", [op_at(1)])
+        assert await store.append("healthy", [op_at(1)])
+        with sqlite3.connect(path) as planted:
+            planted.execute(
+                "INSERT INTO ops (doc_id, version, op, client_id, seq, time) "
+                "VALUES ('damaged', 2, '[\"x\"]', 'other', 1, 0)"
+            )
+        grouped = [store.append("healthy", [op_at(2)]), store.append("damaged", [op_at(2)])]
+        results = await asyncio.gather(*grouped, return_exceptions=True)
+        assert all(isinstance(result, StorageError) for result in results), results
+        assert versions(await store.ops_since("healthy", 0)) == [1]
+        assert await store.append("healthy", [op_at(2)])  # the store still works
+    finally:
+        await store.close()
