@@ -1,5 +1,6 @@
 """The access line and request metric of a *connection route* (the WebSocket endpoint), recorded
-by its handler when the connection ends instead of by the middlewares.
+when the connection ends instead of by the middlewares: by the aiohttp handler, or by the lean
+WebSocket (``server.web.websocket``), which never passes through aiohttp's middlewares at all.
 
 A middleware that awaits its handler keeps a suspended frame (and its locals) for as long as the
 handler runs: for a WebSocket that is the connection's whole life, about 0.4 KB per middleware
