@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import struct
 
 from hypothesis import given
@@ -21,27 +20,9 @@ from server.web.frames import (
     pong_frame,
     unmask,
 )
+from tests.server.web.raw_client import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, client_frame
 
 LIMIT = 1000
-TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
-
-
-def client_frame(
-    opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0
-) -> bytes:
-    """A frame as a client sends it: masked with a random key (RFC 6455 §5.3)."""
-    first = (0x80 if fin else 0) | rsv << 4 | opcode
-    size = len(payload)
-    if size < 126:
-        header = bytes((first, (0x80 if masked else 0) | size))
-    elif size < 1 << 16:
-        header = struct.pack("!BBH", first, (0x80 if masked else 0) | 126, size)
-    else:
-        header = struct.pack("!BBQ", first, (0x80 if masked else 0) | 127, size)
-    if not masked:
-        return header + payload
-    mask = os.urandom(4)
-    return header + mask + unmask(payload, mask)
 
 
 def feed_in_pieces(data: bytes, cuts: list[int]) -> list[Event]:
