@@ -95,6 +95,10 @@ class FrameReader:
         """The events completed by ``data``, in order; a ``Fault``, if any, comes last."""
         if self._failed:
             return []
+        if not self._buffer and self._fragments is None:
+            whole = self._whole_frame(data)
+            if whole is not None:
+                return [whole]
         buffer = self._buffer + data if self._buffer else data
         events: list[Event] = []
         position = 0
@@ -111,6 +115,28 @@ class FrameReader:
                     return events
         self._buffer = buffer[position:]
         return events
+
+    def _whole_frame(self, data: bytes) -> Message | None:
+        """The common case in one step: ``data`` is exactly one final, masked, valid data frame
+        of under 64 KiB (a client's message usually arrives so). None for anything else, which
+        the general path then reads, refusals included."""
+        first, size = data[0] if data else 0, len(data)
+        if first not in (0x80 | _TEXT, 0x80 | _BINARY) or size < 6:
+            return None
+        length, offset = data[1] - 0x80, 2  # negative when the mask bit is clear
+        if length == 126:
+            length, offset = int.from_bytes(data[2:4], "big"), 4
+        elif not 0 <= length < 126:  # unmasked, or a 64-bit length
+            return None
+        if size != offset + _MASK_BYTES + length or length > self.max_size:
+            return None
+        payload = unmask(data[offset + _MASK_BYTES :], data[offset : offset + _MASK_BYTES])
+        if first & 0x0F == _BINARY:
+            return Message(payload)
+        try:
+            return Message(payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
 
     def _frame_at(self, buffer: bytes, start: int) -> tuple[Event | None, int] | None:
         """The event of the frame at ``start`` (None for a non-final fragment) and where the

@@ -46,6 +46,7 @@ CLOSE_INTERNAL_ERROR = 1011
 PAUSE_READING_BYTES = 1 << 16  # unhandled message bytes that stop reading (aiohttp's limit)
 
 Item = str | bytes | Close | Fault  # a message, or the end of the stream, in arrival order
+_MESSAGE_TYPES = (str, bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +181,13 @@ class WebSocketConnection(asyncio.Protocol):
         """Handle ``item`` once everything before it is handled."""
         if self._pending is not None:
             self._pending.append(item)
-            if isinstance(item, str | bytes):
+            if isinstance(item, _MESSAGE_TYPES):
                 self._pending_bytes += len(item)
                 if self._pending_bytes > PAUSE_READING_BYTES and not self._reading_paused:
                     self._reading_paused = True
                     if self._transport is not None:
                         self._transport.pause_reading()
-        elif isinstance(item, str | bytes):
+        elif isinstance(item, _MESSAGE_TYPES):
             self._pending = [item]
             self._worker = asyncio.get_running_loop().create_task(self._work())
         else:
@@ -197,7 +198,7 @@ class WebSocketConnection(asyncio.Protocol):
         pending = self._pending
         while pending:
             item = pending.pop(0)
-            if not isinstance(item, str | bytes):
+            if not isinstance(item, _MESSAGE_TYPES):
                 self._end(item)
                 break
             self._pending_bytes -= len(item)

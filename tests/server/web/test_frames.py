@@ -153,6 +153,8 @@ def test_every_violation_is_refused_with_its_close_code() -> None:
         assert events[0] == Message("before"), name
         assert isinstance(events[-1], Fault) and events[-1].code == code, name
         assert reader.feed(client_frame(TEXT, b"after")) == [], name  # the reader stays dead
+        [alone] = FrameReader(LIMIT).feed(stream)[-1:]  # as the only frame of a read, too
+        assert isinstance(alone, Fault) and alone.code == code, name
 
 
 def test_a_text_split_inside_a_character_between_fragments_is_valid() -> None:
