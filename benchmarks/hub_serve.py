@@ -11,12 +11,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from aiohttp import web
-
 from server.auth.settings import AbuseLimits
 from server.cli import build_parser, raise_fd_limit, settings_from_args, tune_gc
 from server.observability.logs import configure_logging
 from server.web.app import make_app
+from server.web.listener import run_app
 
 NO_LIMITS = AbuseLimits(
     messages_per_second=0, message_burst=1, ops_per_second=0, op_burst=1, max_user_open_docs=0
@@ -38,14 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"coedit (no abuse limits) on http://{settings.host}:{settings.port}", flush=True)
     app = make_app(settings)
     tune_gc()
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        shutdown_timeout=settings.shutdown_timeout,
-        access_log=None,
-    )
+    run_app(app, host=settings.host, port=settings.port, shutdown_timeout=settings.shutdown_timeout)
     return 0
 
 

@@ -168,10 +168,9 @@ def _entities(path: Path | None) -> EntitiesConfig:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from server.observability.logs import configure_logging
     from server.web.app import make_app
+    from server.web.listener import run_app
 
     configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
@@ -185,13 +184,12 @@ def _serve(args: argparse.Namespace) -> int:
     app = make_app(settings)
     tune_gc()
     listening = f"coedit listening on http://{settings.host}:{settings.port}"
-    web.run_app(
+    run_app(
         app,
         host=settings.host,
         port=settings.port,
-        print=lambda _: print(listening, flush=True),  # once the socket is bound, not before
         shutdown_timeout=settings.shutdown_timeout,
-        access_log=None,
+        on_listening=lambda: print(listening, flush=True),  # once the socket is bound
     )
     return 0
 

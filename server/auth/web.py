@@ -19,6 +19,7 @@ from server.auth.identity import Identity
 from server.auth.store import AuthStore, open_auth_store
 from server.protocol.errors import ProtocolError
 from server.web.keys import SETTINGS, STORE
+from server.web.open_socket import OpenSocket
 
 ACCESS = web.AppKey("access", Access)
 AUTH_STORE: web.AppKey[AuthStore] = web.AppKey("auth_store")  # optional override, for tests
@@ -37,7 +38,12 @@ async def access_context(app: web.Application) -> AsyncIterator[None]:
 
 def bearer_token(request: web.Request) -> str | None:
     """The token of an ``Authorization: Bearer`` header, if there is one."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return bearer_token_of(request.headers.get("Authorization", ""))
+
+
+def bearer_token_of(authorization: str) -> str | None:
+    """The token of an ``Authorization`` header value of the ``Bearer`` scheme, if any."""
+    scheme, _, token = authorization.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
@@ -105,13 +111,13 @@ def http_error(error: ProtocolError, *, token_given: bool = True) -> Exception:
     return error
 
 
-def connection_guard(request: web.Request, ws: web.WebSocketResponse) -> ConnectionGuard:
-    """The access control guard of a new WebSocket connection."""
+def connection_guard(
+    access: Access, socket: OpenSocket, *, remote: str | None, header_token: str | None
+) -> ConnectionGuard:
+    """The access control guard of a new WebSocket connection; ``header_token`` is the bearer
+    token of its upgrade request, if any."""
     return ConnectionGuard(
-        request.app[ACCESS],
-        remote=request.remote,
-        close=partial(_close_socket, ws),
-        header_token=bearer_token(request),
+        access, remote=remote, close=partial(_close_socket, socket), header_token=header_token
     )
 
 
@@ -120,7 +126,7 @@ def connection_guard(request: web.Request, ws: web.WebSocketResponse) -> Connect
 _closing: set[asyncio.Task[bool]] = set()
 
 
-def _close_socket(ws: web.WebSocketResponse, code: int, reason: str) -> None:
-    task = asyncio.get_running_loop().create_task(ws.close(code=code, message=reason.encode()))
+def _close_socket(socket: OpenSocket, code: int, reason: str) -> None:
+    task = asyncio.get_running_loop().create_task(socket.close(code=code, message=reason.encode()))
     _closing.add(task)
     task.add_done_callback(_closing.discard)

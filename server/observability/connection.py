@@ -1,5 +1,6 @@
 """The access line and request metric of a *connection route* (the WebSocket endpoint), recorded
-by its handler when the connection ends instead of by the middlewares.
+when the connection ends instead of by the middlewares: by the aiohttp handler, or by the lean
+WebSocket (``server.web.websocket``), which never passes through aiohttp's middlewares at all.
 
 A middleware that awaits its handler keeps a suspended frame (and its locals) for as long as the
 handler runs: for a WebSocket that is the connection's whole life, about 0.4 KB per middleware
@@ -24,7 +25,8 @@ from server.observability.logs import (
     access_line,
     request_id_of,
 )
-from server.observability.web import observe_request
+from server.observability.metrics import Metrics
+from server.observability.web import METRICS, observe_request, route_template
 
 H = TypeVar("H", bound=Handler)
 
@@ -55,21 +57,39 @@ def bypassing_connections(middleware: Middleware) -> Middleware:
 
 
 class ConnectionRecord:
-    """``with ConnectionRecord(request) as record:`` around a connection route's handler.
+    """The access line and request metric of one connection, recorded when it ends.
 
-    On entry binds the request id (``REQUEST_ID``; the handler runs in its own task, so the
-    binding ends with it). On exit logs the ``coedit.access`` line and counts
-    ``coedit_http_requests_total`` with ``status`` (the handler sets 101 once upgraded), or with
-    the status of the HTTP error that escaped, which also gets the ``X-Request-Id`` header.
+    The aiohttp route wraps its handler in ``with ConnectionRecord.of(request) as record:``; on
+    entry that binds the request id (``REQUEST_ID``; the handler runs in its own task, so the
+    binding ends with it), on exit it records ``status`` (the handler sets 101 once upgraded),
+    or the status of the HTTP error that escaped, which also gets the ``X-Request-Id`` header.
+    The lean WebSocket path (``server.web.websocket``), which has no handler task, calls
+    ``finish`` itself when the connection is lost.
     """
 
-    __slots__ = ("request", "request_id", "started", "status")
+    __slots__ = ("method", "metrics", "remote", "request_id", "route", "started", "status")
 
-    def __init__(self, request: web.Request) -> None:
-        self.request = request
-        self.request_id = request_id_of(request)
+    def __init__(
+        self, metrics: Metrics, *, method: str, route: str, remote: str | None, request_id: str
+    ) -> None:
+        self.metrics = metrics
+        self.method = method
+        self.route = route
+        self.remote = remote
+        self.request_id = request_id
         self.started = time.perf_counter()
         self.status = 500
+
+    @classmethod
+    def of(cls, request: web.Request) -> ConnectionRecord:
+        """The record of a connection route's request."""
+        return cls(
+            request.app[METRICS],
+            method=request.method,
+            route=route_template(request),
+            remote=request.remote,
+            request_id=request_id_of(request),
+        )
 
     def __enter__(self) -> ConnectionRecord:
         REQUEST_ID.set(self.request_id)
@@ -84,6 +104,10 @@ class ConnectionRecord:
         if isinstance(exc, web.HTTPException):
             self.status = exc.status
             exc.headers[REQUEST_ID_HEADER] = self.request_id
+        self.finish()
+
+    def finish(self) -> None:
+        """Log the ``coedit.access`` line and count ``coedit_http_requests_total``."""
         seconds = time.perf_counter() - self.started
-        access_line(self.request, self.request_id, self.status, seconds)
-        observe_request(self.request, self.status, seconds)
+        access_line(self.method, self.route, self.remote, self.request_id, self.status, seconds)
+        observe_request(self.metrics, self.method, self.route, self.status, seconds)

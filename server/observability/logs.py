@@ -93,7 +93,11 @@ def configure_logging(level: str, log_format: str) -> None:
 
 def request_id_of(request: web.Request) -> str:
     """The client's request id if it is a short plain token, else a fresh random one."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
+
+
+def request_id_from(given: str) -> str:
+    """``given`` (an ``X-Request-Id`` value) if it is a short plain token, else a fresh one."""
     return given if _SANE_ID.fullmatch(given) else secrets.token_hex(8)
 
 
@@ -115,21 +119,27 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         exc.headers[REQUEST_ID_HEADER] = request_id
         raise
     finally:
-        access_line(request, request_id, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        access_line(
+            request.method, route_template(request), request.remote, request_id, status, seconds
+        )
         REQUEST_ID.reset(token)
 
 
-def access_line(request: web.Request, request_id: str, status: int, seconds: float) -> None:
-    """Log the ``coedit.access`` line of a request that ended after ``seconds``."""
+def access_line(
+    method: str, route: str, remote: str | None, request_id: str, status: int, seconds: float
+) -> None:
+    """Log the ``coedit.access`` line of a request (``route``: its template) that ended after
+    ``seconds``."""
     access_log.info(
         "request",
         extra={
             "request_id": request_id,
-            "method": request.method,
-            "route": route_template(request),
+            "method": method,
+            "route": route,
             "status": status,
             "duration_ms": round(seconds * 1000, 2),
-            "remote": request.remote,
+            "remote": remote,
         },
     )
 

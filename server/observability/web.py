@@ -49,14 +49,18 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = exc.status
         raise
     finally:
-        observe_request(request, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        observe_request(
+            request.app[METRICS], request.method, route_template(request), status, seconds
+        )
 
 
-def observe_request(request: web.Request, status: int, seconds: float) -> None:
-    """Count a request that ended with ``status`` after ``seconds``; time it unless it was a
-    WebSocket (101), whose duration is its lifetime, not a response time."""
-    metrics_ = request.app[METRICS]
-    route = route_template(request)
-    metrics_.http_requests.labels(request.method, route, str(status)).inc()
+def observe_request(
+    metrics_: Metrics, method: str, route: str, status: int, seconds: float
+) -> None:
+    """Count a request (``route``: its template) that ended with ``status`` after ``seconds``;
+    time it unless it was a WebSocket (101), whose duration is its lifetime, not a response
+    time."""
+    metrics_.http_requests.labels(method, route, str(status)).inc()
     if status != 101:
         metrics_.http_request_duration.labels(route).observe(seconds)

@@ -22,8 +22,9 @@ from server.storage import DocumentStore
 from server.storage._group_commit import BatchHook
 from server.web import docs_api, health, static
 from server.web.errors import error_middleware
-from server.web.keys import HUB, SESSIONS, SETTINGS, STORE
-from server.web.ws import websocket
+from server.web.heartbeat import Heartbeat
+from server.web.keys import HEARTBEAT, HUB, SESSIONS, SETTINGS, STORE
+from server.web.ws import WS_PATH, websocket
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +79,14 @@ def make_app(
     )
     app[SESSIONS] = set()
     app[health.SHUTTING_DOWN] = []
-    app.router.add_get("/v1/ws", websocket)
+    app.router.add_get(WS_PATH, websocket)
     app.router.add_routes(docs_api.routes)
     app.router.add_routes(health.routes)
     app.router.add_routes(auth_routes.routes)  # access lists and the audit log: docs/auth.md
     app.router.add_routes(static.routes)  # the browser client and its demo page
     app.cleanup_ctx.append(access_context)  # before the hub: closed after its last commit
     app.cleanup_ctx.append(_hub_context)
+    app.cleanup_ctx.append(_heartbeat_context)
     app.on_shutdown.append(_shutdown)
     install_entities(app, settings)  # records, changes feed, outbox batches: docs/entities.md
     return app
@@ -106,6 +108,15 @@ async def _hub_context(app: web.Application) -> AsyncIterator[None]:
     await hub.drain()
     await fanout.close()
     await store.close()
+
+
+async def _heartbeat_context(app: web.Application) -> AsyncIterator[None]:
+    """The one heartbeat of the lean WebSockets (aiohttp's own sockets have their own)."""
+    heartbeat = Heartbeat(app[SETTINGS].heartbeat_seconds)
+    app[HEARTBEAT] = heartbeat
+    heartbeat.start()
+    yield
+    heartbeat.stop()
 
 
 async def _sweep(hub: Hub) -> None:

@@ -7,8 +7,11 @@ from aiohttp import web
 from server.config import Settings
 from server.hub.hub import Hub
 from server.storage import DocumentStore
+from server.web.heartbeat import Heartbeat
+from server.web.open_socket import OpenSocket
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", DocumentStore)
 HUB = web.AppKey("hub", Hub)
-SESSIONS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sessions")
+SESSIONS: web.AppKey[set[OpenSocket]] = web.AppKey("sessions")  # closed with 1001 on shutdown
+HEARTBEAT = web.AppKey("heartbeat", Heartbeat)

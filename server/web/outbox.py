@@ -20,7 +20,7 @@ import struct
 from collections.abc import Callable
 from typing import Protocol, cast
 
-from aiohttp import web
+from server.web.open_socket import OpenSocket
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class Outbox:
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
+        ws: OpenSocket,
         transport: asyncio.BaseTransport | None,
         max_bytes: int,
         *,
@@ -137,10 +137,14 @@ class Outbox:
         else:
             self._waiters.append(callback)
 
-    async def close(self) -> None:
-        """Stop sending; drop what is queued. After an overflow, wait until the socket is closed
-        with 4008, so that the transport's own close (1000) cannot overtake it."""
+    def stop(self) -> None:
+        """Stop sending; drop what is queued (releasing its ``when_sent`` callbacks)."""
         self._drop()
+
+    async def close(self) -> None:
+        """``stop``; after an overflow, also wait until the socket is closed with 4008, so that
+        the transport's own close (1000) cannot overtake it."""
+        self.stop()
         if self._closer is not None:
             await self._closer
 

@@ -1,21 +1,26 @@
-"""The WebSocket endpoint: moves frames between a socket and its ``Session``."""
+"""The WebSocket endpoint served by aiohttp: the fallback of the lean path.
+
+The front door (``server.web.front_door``) serves every upgrade that opens a connection with
+the lean protocol (``server.web.websocket``). This route serves the rest: an upgrade on a
+keep-alive connection aiohttp already owns, and requests the front door hands on (handshake
+refusals, which get the same answer as on the lean path, logged and counted here).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from server.auth.web import connection_guard
-from server.entities.web.keys import ENTITY_HINTS
-from server.hub.session import Session
-from server.observability import METRICS
+from server.auth.web import bearer_token
 from server.observability.connection import ConnectionRecord, connection_route
-from server.web.keys import HUB, SESSIONS, SETTINGS
-from server.web.outbox import Outbox
+from server.web.handshake import refusal
+from server.web.keys import SESSIONS, SETTINGS
+from server.web.session_setup import flushed, open_session
 
 log = logging.getLogger(__name__)
+
+WS_PATH = "/v1/ws"
 
 
 @connection_route
@@ -27,10 +32,16 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     logs and counts it instead, and the loop awaits ``receive`` directly (``async for`` would
     add a frame).
     """
-    with ConnectionRecord(request) as record:
+    with ConnectionRecord.of(request) as record:
         ws = await _upgraded(request)
         record.status = ws.status
-        outbox, session = _connection(request, ws)
+        outbox, session = open_session(
+            request.app,
+            ws,
+            request.transport,
+            remote=request.remote,
+            token=bearer_token(request),
+        )
         sessions = request.app[SESSIONS]
         sessions.add(ws)
         try:
@@ -38,7 +49,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     await session.receive_frame(message.data)
                 if session.close_code is not None:
-                    await _flushed(outbox)  # the error that explains the close goes out first
+                    await flushed(outbox)  # the error that explains the close goes out first
                     await ws.close(code=session.close_code, message=session.close_reason.encode())
                 if outbox.overflowed:
                     break
@@ -52,9 +63,23 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 _ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+_REFUSALS: dict[int, type[web.HTTPClientError]] = {
+    400: web.HTTPBadRequest,
+    426: web.HTTPUpgradeRequired,
+}
 
 
 async def _upgraded(request: web.Request) -> web.WebSocketResponse:
+    headers = request.headers
+    refused = refusal(
+        headers.get("Upgrade", ""),
+        headers.get("Connection", ""),
+        headers.get("Sec-WebSocket-Version", ""),
+        headers.get("Sec-WebSocket-Key", ""),
+    )
+    if refused is not None:
+        error = _REFUSALS[refused.status]
+        raise error(text=refused.text, headers=dict(refused.headers))
     settings = request.app[SETTINGS]
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat_seconds,
@@ -63,34 +88,3 @@ async def _upgraded(request: web.Request) -> web.WebSocketResponse:
     )
     await ws.prepare(request)
     return ws
-
-
-def _connection(request: web.Request, ws: web.WebSocketResponse) -> tuple[Outbox, Session]:
-    """The send queue and the protocol logic of a new connection."""
-    settings = request.app[SETTINGS]
-    outbox = Outbox(
-        ws,
-        request.transport,
-        settings.limits.max_send_buffer,
-        on_overflow=request.app[METRICS].slow_consumer_closed,
-    )
-    session = Session(
-        request.app[HUB],
-        settings.limits,
-        outbox.send,
-        guard=connection_guard(request, ws),
-        when_sent=outbox.when_sent,
-        changes=request.app.get(ENTITY_HINTS),
-    )
-    return outbox, session
-
-
-async def _flushed(outbox: Outbox) -> None:
-    done = asyncio.get_running_loop().create_future()
-
-    def release() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    outbox.when_sent(release)
-    await done

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from server.config import Settings
 from server.web.app import make_app
 from tests.conftest import skip_or_fail
+from tests.server.app_server import AppServer
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page
@@ -59,7 +60,7 @@ class Coedit:
     token: str | None = None  # for the REST reads of a server with authentication
 
     async def start(self) -> None:
-        self.server = TestServer(make_app(self.settings), host="127.0.0.1", port=self.port or None)
+        self.server = AppServer(make_app(self.settings), host="127.0.0.1", port=self.port or None)
         await self.server.start_server()
         self.port = self.server.port or 0
 

@@ -26,12 +26,13 @@ from server.cli import main
 from server.config import Settings
 from server.entities.config import parse_config
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
     settings = Settings(data_dir=tmp_path / "data", sqlite_synchronous="NORMAL")
-    test_server = TestServer(make_app(settings), host="127.0.0.1")
+    test_server = AppServer(make_app(settings), host="127.0.0.1")
     await test_server.start_server()
     yield test_server
     await test_server.close()
@@ -41,7 +42,7 @@ async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
 async def entities_server(tmp_path: Path) -> AsyncIterator[TestServer]:
     config = parse_config({"collections": {"loadtest": {"fields": {"count": "counter"}}}})
     settings = Settings(data_dir=tmp_path / "data", sqlite_synchronous="NORMAL", entities=config)
-    test_server = TestServer(make_app(settings), host="127.0.0.1")
+    test_server = AppServer(make_app(settings), host="127.0.0.1")
     await test_server.start_server()
     yield test_server
     await test_server.close()

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from server.config import Settings
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 from tests.server.wsclient import WsClient
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
@@ -29,7 +30,7 @@ async def start_server(settings: Settings) -> AsyncIterator[ServerFactory]:
     servers: list[TestServer] = []
 
     async def start(**overrides: Any) -> TestServer:
-        server = TestServer(make_app(replace(settings, **overrides)))
+        server = AppServer(make_app(replace(settings, **overrides)))
         await server.start_server()
         servers.append(server)
         return server

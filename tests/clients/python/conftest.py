@@ -16,6 +16,7 @@ from clients.python import Backoff
 from server.config import Settings
 from server.entities.config import Collection, EntitiesConfig, Policy
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 
 FAST = Backoff(initial=0.05, maximum=0.3)
 
@@ -38,7 +39,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        server = TestServer(make_app(self.settings), port=self.port)
+        server = AppServer(make_app(self.settings), port=self.port)
         await server.start_server()
         self.port = server.port
         self._server = server

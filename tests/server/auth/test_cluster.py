@@ -15,6 +15,7 @@ from server.auth.store.postgres import PostgresAuthStore
 from server.auth.web import AUTH_STORE
 from server.config import Settings
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 from tests.server.auth.conftest import AUTH, Rest
 from tests.server.auth.tokens import mint
 from tests.server.wsclient import WsClient
@@ -28,13 +29,13 @@ async def nodes(
     """Two apps; with SQLite they share the data directory's auth.db, else one schema."""
     schema = await new_schema() if request.param == "postgres" else None
     node_settings = replace(settings, auth=replace(AUTH, acl_recheck_seconds=0.2))
-    servers = []
+    servers: list[TestServer] = []
     for _ in range(2):
         app = make_app(node_settings)
         if schema is not None:
             store: AuthStore = PostgresAuthStore(POSTGRES_DSN, schema=schema)
             app[AUTH_STORE] = store
-        server = TestServer(app)
+        server: TestServer = AppServer(app)
         await server.start_server()
         servers.append(server)
     yield servers

@@ -18,6 +18,7 @@ from server.entities.access import Access
 from server.entities.config import Collection, EntitiesConfig, Policy
 from server.entities.web.keys import ENTITY_ACCESS, ENTITY_CLOCK
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 from tests.server.entities.api import Api
 
 TASK_SCHEMA: dict[str, Any] = {
@@ -88,7 +89,7 @@ async def start_entities(
         app[ENTITY_CLOCK] = clock.__call__
         if access is not None:
             app[ENTITY_ACCESS] = access
-        server = TestServer(app)
+        server = AppServer(app)
         await server.start_server()
         servers.append(server)
         return server

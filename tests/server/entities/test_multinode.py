@@ -17,6 +17,7 @@ from server.entities.config import EntitiesConfig
 from server.entities.store.postgres import PostgresEntityStore
 from server.entities.web.keys import ENTITY_STORE
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 from tests.server.entities.api import Api, Replica
 from tests.server.wsclient import WsClient
 from tests.services import POSTGRES_DSN, REDIS_URL, drop_schema, require_postgres, require_redis
@@ -32,11 +33,11 @@ async def nodes(
     await require_redis()
     schema = f"coedit_test_{uuid.uuid4().hex[:12]}"
     node_settings = replace(settings, redis_url=REDIS_URL, entities=entities_config)
-    servers = []
+    servers: list[TestServer] = []
     for _ in range(2):
         app = make_app(node_settings)
         app[ENTITY_STORE] = PostgresEntityStore(POSTGRES_DSN, schema=schema)
-        server = TestServer(app)
+        server: TestServer = AppServer(app)
         await server.start_server()
         servers.append(server)
     yield servers

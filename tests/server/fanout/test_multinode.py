@@ -17,6 +17,7 @@ from ot import Client, TextOperation
 from server.config import Settings
 from server.storage.postgres import PostgresStore
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 from tests.server.wsclient import WsClient
 from tests.services import POSTGRES_DSN, REDIS_URL, drop_schema, require_postgres, require_redis
 
@@ -30,10 +31,10 @@ async def nodes(settings: Settings) -> AsyncIterator[list[TestServer]]:
     await require_redis()
     schema = f"coedit_test_{uuid.uuid4().hex[:12]}"
     node_settings = replace(settings, redis_url=REDIS_URL)
-    servers = []
+    servers: list[TestServer] = []
     for _ in range(2):
         store = PostgresStore(POSTGRES_DSN, schema=schema)
-        server = TestServer(make_app(node_settings, store=store))
+        server: TestServer = AppServer(make_app(node_settings, store=store))
         await server.start_server()
         servers.append(server)
     yield servers

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 from server.config import Settings
 from server.storage.sqlite import SqliteStore
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 from tests.server.hub.test_convergence import edit_randomly
 from tests.server.replica import Replica
 from tests.server.rest_log import fetch_document, fetch_ops, replay
@@ -26,7 +27,7 @@ async def batches(settings: Settings) -> AsyncIterator[tuple[TestServer, list[in
     """A server whose store reports how many appends each transaction committed."""
     sizes: list[int] = []
     store = SqliteStore(settings.data_dir / "coedit.db", on_commit_batch=sizes.append)
-    server = TestServer(make_app(settings, store=store))
+    server = AppServer(make_app(settings, store=store))
     await server.start_server()
     yield server, sizes
     await server.close()

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from server.config import Settings
 from server.storage.postgres import PostgresStore
 from server.web.app import make_app
+from tests.server.app_server import AppServer
 from tests.server.hub.test_convergence import test_random_concurrent_edits_converge
 from tests.server.hub.test_documents_concurrent import (
     test_each_documents_versions_are_consecutive_under_concurrent_load,
@@ -48,7 +49,7 @@ async def server(settings: Settings) -> AsyncIterator[TestServer]:
     await require_postgres()
     schema = f"coedit_test_{uuid.uuid4().hex[:12]}"
     store = PostgresStore(POSTGRES_DSN, schema=schema)
-    server = TestServer(make_app(settings, store=store))
+    server = AppServer(make_app(settings, store=store))
     await server.start_server()
     try:
         yield server

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer, get_port_socket
 from server.config import Limits, Settings
 from server.web.app import make_app
 from server.web.keys import HUB
+from tests.server.app_server import AppServer
 from tests.server.wsclient import WsClient
 
 OP_CHARS = 16 * 1024
@@ -91,7 +92,7 @@ def small_kernel_buffers(host: str, port: int, family: socket.AddressFamily) -> 
 async def tight_server(settings: Settings) -> AsyncIterator[TestServer]:
     limits = Limits(max_send_buffer=SEND_BUFFER)
     app = make_app(replace(settings, limits=limits, heartbeat_seconds=60))
-    server = TestServer(app, socket_factory=small_kernel_buffers)
+    server = AppServer(app, socket_factory=small_kernel_buffers)
     await server.start_server()
     yield server
     await server.close()

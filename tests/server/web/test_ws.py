@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 
 from server.config import Limits
@@ -48,21 +46,3 @@ async def test_a_frame_may_carry_several_messages_answered_in_order(connect) -> 
     await ws.expect_type("ack", seq=1)
     await ws.expect_type("pong", id=2)
     assert [m["type"] for m in ws.received] == ["pong", "opened"]  # in the order asked
-
-
-def _awaiting(task: asyncio.Task[object]) -> list[str]:
-    """The qualified names of the coroutines a task is suspended in, outermost first."""
-    names, coro = [], task.get_coro()
-    while (code := getattr(coro, "cr_code", None)) is not None:
-        names.append(code.co_qualname)
-        coro = coro.cr_await  # type: ignore[union-attr]
-    return names
-
-
-async def test_an_open_websocket_keeps_no_middleware_suspended(connect) -> None:
-    # A middleware awaiting the handler would stay in memory for the connection's whole life.
-    ws: WsClient = await connect("alice")
-    await ws.open("d")
-    [chain] = [c for t in asyncio.all_tasks() if "websocket" in (c := _awaiting(t))]
-    assert chain[chain.index("websocket") + 1] == "WebSocketResponse.receive"
-    assert not [name for name in chain if "middleware" in name], chain

@@ -1,0 +1,110 @@
+"""The first protocol of every connection: reads the first request head and either opens a lean
+WebSocket (``server.web.websocket``) or hands the connection to aiohttp.
+
+Only a well-formed ``GET /v1/ws`` upgrade the handshake accepts takes the lean path. Everything
+else (REST, static files, a refused or odd upgrade, a malformed request) goes, with the bytes
+read so far, to the protocol of aiohttp's ``web.Server``, which then owns the connection as if
+it had accepted it: its routes, keep-alive, errors, logs and metrics all apply unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from server.auth.web import bearer_token_of
+from server.observability import METRICS
+from server.observability.connection import ConnectionRecord
+from server.observability.logs import request_id_from
+from server.web.handshake import (
+    MAX_HEAD_BYTES,
+    RequestHead,
+    has_body,
+    head_refusal,
+    parse_head,
+    switching_protocols,
+    wants_websocket,
+)
+from server.web.websocket import Endpoint, WebSocketConnection
+from server.web.ws import WS_PATH
+
+_END_OF_HEAD = b"\r\n\r\n"
+
+
+class FrontDoor(asyncio.Protocol):
+    """Reads one request head, then hands the connection on; made for each accepted socket."""
+
+    __slots__ = ("_buffer", "_endpoint", "_transport", "_web_server")
+
+    def __init__(self, endpoint: Endpoint, web_server: web.Server) -> None:
+        self._endpoint = endpoint
+        self._web_server = web_server
+        self._buffer = b""
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer + data if self._buffer else data
+        end = buffer.find(_END_OF_HEAD)
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES or b"\n\n" in buffer:
+                self._hand_over(buffer)  # too long, or bare line feeds: aiohttp answers
+            else:
+                self._buffer = buffer
+            return
+        head = parse_head(buffer[:end])
+        if head is None or not _lean(head):
+            self._hand_over(buffer)
+        else:
+            self._upgrade(head, buffer[end + len(_END_OF_HEAD) :])
+
+    def _hand_over(self, buffer: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        protocol = self._web_server()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        protocol.data_received(buffer)
+
+    def _upgrade(self, head: RequestHead, rest: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        headers = head.headers
+        record = ConnectionRecord(
+            self._endpoint.app[METRICS],
+            method=head.method,
+            route=WS_PATH,
+            remote=_remote(transport),
+            request_id=request_id_from(headers.get("x-request-id", "")),
+        )
+        record.status = 101
+        transport.write(switching_protocols(headers["sec-websocket-key"], record.request_id))
+        connection = WebSocketConnection(
+            self._endpoint, record, bearer_token_of(headers.get("authorization", ""))
+        )
+        transport.set_protocol(connection)
+        connection.connection_made(transport)
+        if rest:
+            connection.data_received(rest)
+
+
+def _lean(head: RequestHead) -> bool:
+    """Whether the lean path serves this request: a valid upgrade of the WebSocket endpoint."""
+    return (
+        head.method == "GET"
+        and head.path == WS_PATH
+        and wants_websocket(head)
+        and not has_body(head)
+        and head_refusal(head) is None
+    )
+
+
+def _remote(transport: asyncio.BaseTransport) -> str | None:
+    """The peer's address as aiohttp's ``request.remote`` gives it."""
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, list | tuple):
+        return str(peer[0])
+    return str(peer) if peer else None

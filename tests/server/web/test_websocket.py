@@ -1,0 +1,105 @@
+"""The lean WebSocket over real sockets: what it newly owns (the codec's refusals, the close
+handshake, the heartbeat, shutdown) and that an idle connection keeps no task."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from aiohttp.test_utils import TestServer
+
+from server.config import Limits
+from tests.server.conftest import ServerFactory
+from tests.server.web.raw_client import (
+    CLOSE,
+    PING,
+    PONG,
+    TEXT,
+    OpenRaw,
+    awaiting,
+    client_frame,
+)
+from tests.server.wsclient import WsClient
+
+
+async def test_an_idle_lean_connection_keeps_no_task(connect) -> None:
+    ws: WsClient = await connect("alice")
+    await ws.open("d")
+    await ws.send({"type": "ping", "id": 1})
+    await ws.expect_type("pong", id=1)
+    names = [name for t in asyncio.all_tasks() for name in awaiting(t)]
+    assert not [n for n in names if "WebSocketConnection" in n or n == "websocket"], names
+
+
+async def test_pings_are_answered_and_the_peers_close_is_echoed(
+    open_raw: OpenRaw, server: TestServer
+) -> None:
+    raw = await open_raw(server)
+    await raw.upgrade()
+    raw.send(client_frame(PING, b"are you there"))
+    assert await raw.frame() == (PONG, b"are you there")
+    raw.send(client_frame(CLOSE, struct.pack("!H", 4000) + b"bye"))
+    assert await raw.close_code() == 4000  # the close handshake echoes the code
+    assert await raw.closed_by_server()  # and the server closes TCP first (RFC 6455 §7.1.1)
+
+
+async def test_an_unmasked_client_frame_closes_with_1002(
+    open_raw: OpenRaw, server: TestServer
+) -> None:
+    raw = await open_raw(server)
+    await raw.upgrade()
+    raw.send(client_frame(TEXT, b'{"type": "ping", "id": 1}', masked=False))
+    assert await raw.close_code() == 1002
+    assert await raw.closed_by_server()
+
+
+async def test_invalid_utf8_text_closes_with_1007(open_raw: OpenRaw, server: TestServer) -> None:
+    raw = await open_raw(server)
+    await raw.upgrade()
+    raw.send(client_frame(TEXT, b'{"type": "ping", "id": "\xff"}'))
+    assert await raw.close_code() == 1007
+
+
+async def test_an_oversized_frame_closes_with_1009_before_its_payload_arrives(
+    open_raw: OpenRaw,
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(limits=Limits(max_frame_bytes=1024))
+    raw = await open_raw(server)
+    await raw.upgrade()
+    raw.send(client_frame(TEXT, b"x" * 5000)[:20])  # the header says 5000: enough to refuse
+    assert await raw.close_code() == 1009
+
+
+async def test_the_heartbeat_closes_a_client_that_does_not_answer_pings(
+    open_raw: OpenRaw,
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(heartbeat_seconds=0.2)
+    silent, answering = await open_raw(server), await open_raw(server)
+    await silent.upgrade()
+    await answering.upgrade()
+
+    async def answer_pings() -> None:  # the connection stays open past the pong deadlines
+        for _ in range(3):
+            assert await answering.frame() == (PING, b"")
+            answering.send(client_frame(PONG, b""))
+
+    async def stay_silent() -> None:
+        assert await silent.frame() == (PING, b"")
+        assert await silent.closed_by_server()  # its pong never came
+
+    await asyncio.gather(answer_pings(), stay_silent())
+
+
+async def test_shutdown_closes_every_lean_connection_with_1001(
+    start_server: ServerFactory, dial
+) -> None:
+    server = await start_server()
+    alice: WsClient = await dial(server, "alice")
+    bob: WsClient = await dial(server, "bob")
+    await alice.open("d")
+    closing = asyncio.create_task(server.close())
+    assert await alice.wait_closed() == 1001
+    assert await bob.wait_closed() == 1001
+    await closing
