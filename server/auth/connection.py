@@ -25,6 +25,10 @@ CLOSE_UNAUTHORIZED = 4001
 CloseTransport = Callable[[int, str], None]
 
 
+# The role re-reads that follow opens, kept until done (one set for every connection).
+_rechecks: set[asyncio.Task[None]] = set()
+
+
 @dataclass(slots=True)
 class _Grant:
     role: Role
@@ -121,10 +125,33 @@ class ConnectionGuard:
     def opened(self, doc_id: str, version: int) -> None:
         if doc_id not in self._watched:
             self._watched.add(doc_id)
-            self._access.authorizer.watch(Resource.doc(doc_id), self._acl_changed)
+            authorizer = self._access.authorizer
+            authorizer.watch(Resource.doc(doc_id), self._acl_changed)
             if self.identity.user is not None:
                 self._access.open_docs[self.identity.user] += 1
+            if not authorizer.is_admin(self.identity):
+                task = asyncio.get_running_loop().create_task(self._recheck(doc_id))
+                _rechecks.add(task)
+                task.add_done_callback(_rechecks.discard)
         self._record(AuditKind.DOC_OPENED, doc_id, version=version, via="ws")
+
+    async def _recheck(self, doc_id: str) -> None:
+        """Read the role once more now that the list is watched: a change made between the
+        open's check and the watch reached no listener, and would otherwise hold until the
+        next sweep."""
+        grant = self._grants.get(doc_id)
+        if grant is None:
+            return
+        try:
+            role = await self._access.authorizer.role(self.identity, Resource.doc(doc_id))
+        except ProtocolError:
+            return  # the store is unavailable: the sweep and the next submit read it again
+        if self._grants.get(doc_id) is not grant:
+            return  # closed meanwhile, or a newer change already applied
+        if role is None:
+            self._revoke_doc(doc_id)
+        else:
+            grant.role, grant.checked_at = role, self._access.monotonic()
 
     async def authorize_submit(self, doc_id: str, client_id: str, seq: int) -> None:
         self._access.take_op(self._limit_key, doc=doc_id, seq=seq)
