@@ -35,16 +35,29 @@ _END_OF_HEAD = b"\r\n\r\n"
 class FrontDoor(asyncio.Protocol):
     """Reads one request head, then hands the connection on; made for each accepted socket."""
 
-    __slots__ = ("_buffer", "_endpoint", "_transport", "_web_server")
+    __slots__ = ("_buffer", "_endpoint", "_transport", "_waiting", "_web_server")
 
-    def __init__(self, endpoint: Endpoint, web_server: web.Server) -> None:
+    def __init__(self, endpoint: Endpoint, web_server: web.Server, waiting: set[FrontDoor]) -> None:
+        """``waiting``: the doors still reading a head, which the site closes when it stops
+        (neither aiohttp's server nor the lean path knows these connections yet)."""
         self._endpoint = endpoint
         self._web_server = web_server
+        self._waiting = waiting
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._waiting.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._waiting.discard(self)
+
+    def close(self) -> None:
+        """Close the connection before its head is complete (the server is shutting down)."""
+        self._waiting.discard(self)
+        if self._transport is not None:
+            self._transport.close()
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
@@ -62,6 +75,7 @@ class FrontDoor(asyncio.Protocol):
             self._upgrade(head, buffer[end + len(_END_OF_HEAD) :])
 
     def _hand_over(self, buffer: bytes) -> None:
+        self._waiting.discard(self)
         transport = self._transport
         assert transport is not None
         protocol = self._web_server()
@@ -70,6 +84,7 @@ class FrontDoor(asyncio.Protocol):
         protocol.data_received(buffer)
 
     def _upgrade(self, head: RequestHead, rest: bytes) -> None:
+        self._waiting.discard(self)
         transport = self._transport
         assert transport is not None
         headers = head.headers

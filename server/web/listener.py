@@ -24,7 +24,7 @@ class FrontDoorSite(web.BaseSite):
     """A listening TCP socket (given, or bound to ``host`` and ``port``) whose connections
     start at the ``FrontDoor``; registered with its runner like aiohttp's own sites."""
 
-    __slots__ = ("_app_runner", "_bound_port", "_host", "_port", "_sock")
+    __slots__ = ("_app_runner", "_bound_port", "_doors", "_host", "_port", "_sock")
 
     def __init__(
         self,
@@ -41,6 +41,7 @@ class FrontDoorSite(web.BaseSite):
         self._port = port
         self._sock = sock
         self._bound_port = port
+        self._doors: set[FrontDoor] = set()  # connections still sending their first head
 
     @property
     def name(self) -> str:
@@ -55,7 +56,7 @@ class FrontDoorSite(web.BaseSite):
         await super().start()
         web_server = self._app_runner.server
         assert web_server is not None  # BaseSite checked that the runner was set up
-        door = partial(FrontDoor, Endpoint.of(self._app_runner.app), web_server)
+        door = partial(FrontDoor, Endpoint.of(self._app_runner.app), web_server, self._doors)
         loop = asyncio.get_running_loop()
         if self._sock is not None:
             server = await loop.create_server(door, sock=self._sock, backlog=self._backlog)
@@ -63,6 +64,13 @@ class FrontDoorSite(web.BaseSite):
             server = await loop.create_server(door, self._host, self._port, backlog=self._backlog)
         self._server = server
         self._bound_port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening, and close the connections whose first head is still incomplete, as
+        aiohttp closes its idle ones: none may open a WebSocket on an app shutting down."""
+        await super().stop()
+        for door in list(self._doors):
+            door.close()
 
 
 def run_app(

@@ -11,6 +11,7 @@ import aiohttp
 import orjson
 from aiohttp.test_utils import TestServer
 
+from tests.server.conftest import ServerFactory
 from tests.server.web.raw_client import (
     CLOSE,
     TEXT,
@@ -81,3 +82,18 @@ async def test_an_upgrade_after_rest_on_a_keep_alive_connection_falls_back_to_ai
     assert not [name for name in chain if "middleware" in name], chain
     raw.send(client_frame(CLOSE, struct.pack("!H", 1000)))
     assert await raw.close_code() == 1000
+
+
+async def test_shutdown_closes_a_connection_still_sending_its_request_head(
+    open_raw: OpenRaw,
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server()
+    raw = await open_raw(server)
+    raw.send(b"GET /v1/ws HTTP/1.1\r\nHost: localhost\r\n")  # the head is not complete yet
+    idle = await open_raw(server)
+    healthy, _, _ = await idle.request("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert healthy == 200  # both connections are accepted and waiting
+    await server.close()
+    assert await raw.closed_by_server()  # as aiohttp closes its own idle connections
+    assert await idle.closed_by_server()
