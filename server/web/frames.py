@@ -86,7 +86,7 @@ class FrameReader:
         is refused with 1009 as soon as the frame header says so, before buffering it."""
         self.max_size = max_size
         self._buffer = b""
-        self._fragments: list[bytes] | None = None
+        self._fragments: bytearray | None = None  # one buffer: a fragment costs only its bytes
         self._fragment_opcode = _TEXT
         self._fragments_size = 0
         self._failed = False
@@ -188,16 +188,16 @@ class FrameReader:
         if opcode == _CONTINUATION:
             if self._fragments is None:
                 return Fault(CLOSE_PROTOCOL_ERROR, "a continuation frame with nothing to continue")
-            self._fragments.append(payload)
+            self._fragments += payload
             self._fragments_size += len(payload)
             if not final:
                 return None
-            opcode, payload = self._fragment_opcode, b"".join(self._fragments)
+            opcode, payload = self._fragment_opcode, bytes(self._fragments)
             self._fragments, self._fragments_size = None, 0
         elif self._fragments is not None:
             return Fault(CLOSE_PROTOCOL_ERROR, "a new message began inside a fragmented one")
         elif not final:
-            self._fragments, self._fragment_opcode = [payload], opcode
+            self._fragments, self._fragment_opcode = bytearray(payload), opcode
             self._fragments_size = len(payload)
             return None
         return _data_event(opcode, payload)

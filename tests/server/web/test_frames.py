@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+import tracemalloc
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -167,3 +168,21 @@ def test_server_frames_are_unmasked_and_well_formed() -> None:
     assert close_frame(1001, "server shutting down") == b"\x88\x16\x03\xe9server shutting down"
     assert len(close_frame(1000, "x" * 300)) == 2 + 125  # cut to a control frame's size
     assert pong_frame(b"hi") == b"\x8a\x02hi"
+
+
+def test_a_message_of_many_tiny_fragments_holds_no_more_than_its_payload() -> None:
+    # max_size bounds payload bytes; each fragment must not cost memory of its own on top, or
+    # empty continuation frames (6 bytes on the wire each) grow a message without limit.
+    reader = FrameReader(LIMIT)
+    empty = client_frame(CONTINUATION, b"", fin=False)
+    assert reader.feed(client_frame(TEXT, b"", fin=False)) == []
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100):
+            assert reader.feed(empty * 1000) == []
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 16 * LIMIT, f"{held} bytes held for an empty message"
+    assert reader.feed(client_frame(CONTINUATION, b"ok")) == [Message("ok")]
