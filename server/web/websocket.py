@@ -188,7 +188,7 @@ class WebSocketConnection(asyncio.Protocol):
                     if self._transport is not None:
                         self._transport.pause_reading()
         elif isinstance(item, _MESSAGE_TYPES):
-            self._pending = [item]
+            self._pending, self._pending_bytes = [item], len(item)  # _work counts it out
             self._worker = asyncio.get_running_loop().create_task(self._work())
         else:
             self._end(item)

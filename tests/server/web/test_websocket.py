@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import struct
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from server.config import Limits
+from server.hub.session import Session
+from server.web.websocket import WebSocketConnection
 from tests.server.conftest import ServerFactory
 from tests.server.web.raw_client import (
     CLOSE,
     PING,
     PONG,
     TEXT,
+    TIMEOUT,
     OpenRaw,
     awaiting,
     client_frame,
@@ -103,3 +107,34 @@ async def test_shutdown_closes_every_lean_connection_with_1001(
     assert await alice.wait_closed() == 1001
     assert await bob.wait_closed() == 1001
     await closing
+
+
+async def test_reading_pauses_once_unhandled_messages_pass_64_kib(
+    open_raw: OpenRaw, server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handling, release = asyncio.Event(), asyncio.Event()
+    taken: asyncio.Queue[WebSocketConnection] = asyncio.Queue()
+    take = WebSocketConnection._take
+
+    async def stuck(session: Session, message: str | bytes) -> None:
+        handling.set()
+        await release.wait()
+
+    def counted(connection: WebSocketConnection, item: object) -> None:
+        take(connection, item)  # type: ignore[arg-type]
+        taken.put_nowait(connection)
+
+    monkeypatch.setattr(Session, "receive_frame", stuck)
+    monkeypatch.setattr(WebSocketConnection, "_take", counted)
+    raw = await open_raw(server)
+    await raw.upgrade()
+    try:
+        raw.send(client_frame(TEXT, b"x" * (256 << 10)))  # the message under way
+        async with asyncio.timeout(TIMEOUT):
+            await handling.wait()
+            raw.send(client_frame(TEXT, b"y" * (30 << 10)) * 3)  # 90 KiB waiting behind it
+            for _ in range(4):
+                connection = await taken.get()
+        assert not connection._transport.is_reading()  # type: ignore[union-attr]
+    finally:
+        release.set()
