@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 10.0  # seconds to wait for the peer's close frame (aiohttp's default)
 CLOSE_INTERNAL_ERROR = 1011
 PAUSE_READING_BYTES = 1 << 16  # unhandled message bytes that stop reading (aiohttp's limit)
+# Unsent bytes beyond which pings go unanswered: a peer that pings but does not read would
+# otherwise grow the server's write buffer without limit (pongs bypass the outbox's bound).
+MAX_PONG_BACKLOG = 1 << 16
 
 Item = str | bytes | Close | Fault  # a message, or the end of the stream, in arrival order
 _MESSAGE_TYPES = (str, bytes)
@@ -125,7 +128,7 @@ class WebSocketConnection(asyncio.Protocol):
                 if not self._close_sent:
                     self._take(event.data)
             elif isinstance(event, Ping):
-                if not self.closed:
+                if not self.closed and self._write_backlog() <= MAX_PONG_BACKLOG:
                     self._write(pong_frame(event.payload))
             elif isinstance(event, Close | Fault):
                 self._take(event)
@@ -168,6 +171,9 @@ class WebSocketConnection(asyncio.Protocol):
     # -- heartbeat ------------------------------------------------------------------------------
 
     def heartbeat_tick(self) -> None:
+        if self._reading_paused:  # the silence is ours: the peer's pongs wait unread
+            self._silent_ticks = 0
+            return
         self._silent_ticks += 1
         action = beat(self._silent_ticks)
         if action is Beat.PING and not self.closed:
@@ -176,6 +182,10 @@ class WebSocketConnection(asyncio.Protocol):
             self._transport.abort()  # no pong: the peer is gone, and so may be its reading
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _write_backlog(self) -> int:
+        transport = self._transport
+        return 0 if transport is None else transport.get_write_buffer_size()
 
     def _take(self, item: Item) -> None:
         """Handle ``item`` once everything before it is handled."""

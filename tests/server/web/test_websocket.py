@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestServer
 
 from server.config import Limits
 from server.hub.session import Session
-from server.web.websocket import WebSocketConnection
+from server.web.keys import SESSIONS
+from server.web.websocket import MAX_PONG_BACKLOG, WebSocketConnection
 from tests.server.conftest import ServerFactory
 from tests.server.web.raw_client import (
     CLOSE,
@@ -109,7 +110,7 @@ async def test_shutdown_closes_every_lean_connection_with_1001(
     await closing
 
 
-async def test_reading_pauses_once_unhandled_messages_pass_64_kib(
+async def test_reading_pauses_once_unhandled_messages_pass_64_kib_and_the_heartbeat_waits(
     open_raw: OpenRaw, server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handling, release = asyncio.Event(), asyncio.Event()
@@ -136,5 +137,25 @@ async def test_reading_pauses_once_unhandled_messages_pass_64_kib(
             for _ in range(4):
                 connection = await taken.get()
         assert not connection._transport.is_reading()  # type: ignore[union-attr]
+        for _ in range(5):  # paused, the server cannot hear pongs: it must not give up on them
+            connection.heartbeat_tick()
+        assert not connection.closed and not connection._transport.is_closing()  # type: ignore[union-attr]
     finally:
         release.set()
+
+
+async def test_pings_of_a_peer_that_does_not_read_stop_being_answered(
+    open_raw: OpenRaw, server: TestServer
+) -> None:
+    raw = await open_raw(server)
+    await raw.upgrade()
+    raw.send(client_frame(PING, b"first"))
+    assert await raw.frame() == (PONG, b"first")  # the connection is up and answering
+    sessions = server.app[SESSIONS]
+    connection = next(iter(sessions))
+    assert isinstance(connection, WebSocketConnection)
+    ping = client_frame(PING, b"p" * 125)
+    for _ in range(400):  # 50 KB of pongs per call, the test client reading none of them
+        connection.data_received(ping * 400)
+    backlog = connection._transport.get_write_buffer_size()  # type: ignore[union-attr]
+    assert backlog <= MAX_PONG_BACKLOG + 127  # at most one pong past the bound
