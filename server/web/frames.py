@@ -69,6 +69,19 @@ class Fault:
 Event = Message | Ping | Pong | Close | Fault
 
 
+def _frame_size(data: bytes) -> int:
+    """The size of the client frame that starts ``data``, as far as its header tells: the
+    header's own size while the header is incomplete."""
+    if len(data) < 2:
+        return 2
+    length = data[1] & 0x7F
+    if length == 126:
+        return 4 if len(data) < 4 else 4 + _MASK_BYTES + int.from_bytes(data[2:4], "big")
+    if length == 127:
+        return 10 if len(data) < 10 else 10 + _MASK_BYTES + int.from_bytes(data[2:10], "big")
+    return 2 + _MASK_BYTES + length
+
+
 class FrameReader:
     """Reassembles client frames into events. One per connection; idle, it holds no buffer."""
 
@@ -78,6 +91,7 @@ class FrameReader:
         "_fragment_opcode",
         "_fragments",
         "_fragments_size",
+        "_needed",
         "max_size",
     )
 
@@ -85,7 +99,8 @@ class FrameReader:
         """``max_size``: the most payload bytes a message (all its fragments) may carry; more
         is refused with 1009 as soon as the frame header says so, before buffering it."""
         self.max_size = max_size
-        self._buffer = b""
+        self._buffer: list[bytes] = []  # the pieces of an incomplete frame, joined once whole
+        self._needed = 0  # bytes that frame needs before it can be read
         self._fragments: bytearray | None = None  # one buffer: a fragment costs only its bytes
         self._fragment_opcode = _TEXT
         self._fragments_size = 0
@@ -95,11 +110,18 @@ class FrameReader:
         """The events completed by ``data``, in order; a ``Fault``, if any, comes last."""
         if self._failed:
             return []
-        if not self._buffer and self._fragments is None:
-            whole = self._whole_frame(data)
-            if whole is not None:
-                return [whole]
-        buffer = self._buffer + data if self._buffer else data
+        if self._buffer:
+            self._buffer.append(data)
+            self._needed -= len(data)
+            if self._needed > 0:
+                return []  # a large frame arriving in small reads is joined once, not per read
+            buffer, self._buffer = b"".join(self._buffer), []
+        else:
+            if self._fragments is None:
+                whole = self._whole_frame(data)
+                if whole is not None:
+                    return [whole]
+            buffer = data
         events: list[Event] = []
         position = 0
         while True:
@@ -111,9 +133,10 @@ class FrameReader:
                 events.append(event)
                 if isinstance(event, Fault):
                     self._failed = True
-                    self._buffer = b""
                     return events
-        self._buffer = buffer[position:]
+        if position < len(buffer):
+            rest = buffer[position:]
+            self._buffer, self._needed = [rest], _frame_size(rest) - len(rest)
         return events
 
     def _whole_frame(self, data: bytes) -> Message | None:
