@@ -39,10 +39,12 @@ async def run_loadtest(options: LoadOptions) -> Report:
         await workload.before(parent)
         plans = [PartPlan(options, run_id, epoch, i, processes) for i in range(processes)]
         parts = start_parts(plans)
+        # With no warm-up the window opens before the parts are let go, so it holds every op.
+        opening = None if options.warmup else await _reading(http, options)
         await parts.meet()  # every part connected
         progress = asyncio.create_task(_progress(options, parts.board))
         drained = asyncio.Event()
-        window = asyncio.create_task(_server_window(http, options, drained))
+        window = asyncio.create_task(_server_window(http, options, drained, opening))
         try:
             await workload.during(parent)
             await parts.meet()  # every part drained
@@ -71,17 +73,29 @@ class _Window:
     last_at: float = 0.0
 
 
+async def _reading(
+    http: aiohttp.ClientSession, options: LoadOptions
+) -> tuple[Scrape | None, float]:
+    """``/metrics`` now, and when it was read."""
+    return await scrape(http, options.target), time.perf_counter()
+
+
 async def _server_window(
-    http: aiohttp.ClientSession, options: LoadOptions, drained: asyncio.Event
+    http: aiohttp.ClientSession,
+    options: LoadOptions,
+    drained: asyncio.Event,
+    opening: tuple[Scrape | None, float] | None,
 ) -> _Window:
-    """Read ``/metrics`` when the window opens and when it closes (at the deadline, or when the
-    parts drained before it)."""
+    """Read ``/metrics`` when the window opens (after the warm-up, unless ``opening`` was read
+    already) and when it closes (at the deadline, or when the parts drained before it)."""
     window = _Window()
-    await asyncio.sleep(options.warmup)
-    window.first, window.first_at = await scrape(http, options.target), time.perf_counter()
+    if opening is None:
+        await asyncio.sleep(options.warmup)
+        opening = await _reading(http, options)
+    window.first, window.first_at = opening
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(drained.wait(), options.duration)
-    window.last, window.last_at = await scrape(http, options.target), time.perf_counter()
+    window.last, window.last_at = await _reading(http, options)
     return window
 
 
