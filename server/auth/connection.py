@@ -17,6 +17,7 @@ from server.auth.events import AuditKind
 from server.auth.guard import Revoke, SendError
 from server.auth.identity import ANONYMOUS, Identity
 from server.auth.ratelimit import TokenBucket, rate_limited
+from server.background import keep_running
 from server.protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,7 @@ class ConnectionGuard:
             if self.identity.user is not None:
                 self._access.open_docs[self.identity.user] += 1
             if not authorizer.is_admin(self.identity):
-                task = asyncio.get_running_loop().create_task(self._recheck(doc_id))
-                _rechecks.add(task)
-                task.add_done_callback(_rechecks.discard)
+                keep_running(self._recheck(doc_id), _rechecks)
         self._record(AuditKind.DOC_OPENED, doc_id, version=version, via="ws")
 
     async def _recheck(self, doc_id: str) -> None:

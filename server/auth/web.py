@@ -17,6 +17,7 @@ from server.auth.acl import Action, Resource
 from server.auth.connection import ConnectionGuard
 from server.auth.identity import Identity
 from server.auth.store import AuthStore, open_auth_store
+from server.background import keep_running
 from server.protocol.errors import ProtocolError
 from server.web.keys import SETTINGS, STORE
 from server.web.open_socket import OpenSocket
@@ -127,6 +128,4 @@ _closing: set[asyncio.Task[bool]] = set()
 
 
 def _close_socket(socket: OpenSocket, code: int, reason: str) -> None:
-    task = asyncio.get_running_loop().create_task(socket.close(code=code, message=reason.encode()))
-    _closing.add(task)
-    task.add_done_callback(_closing.discard)
+    keep_running(socket.close(code=code, message=reason.encode()), _closing)

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ot import TextOperation, transform_selection
+from server.background import keep_running
 from server.config import HubSettings, Limits
 from server.fanout import FanOut, LocalFanOut
 from server.hub.commit import CommitPipeline
@@ -256,6 +257,4 @@ class Hub:
         return doc
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        keep_running(coroutine, self._background)
