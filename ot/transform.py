@@ -20,15 +20,29 @@ from collections.abc import Iterable, Sequence
 
 from ot.components import Component, push, trimmed
 from ot.operation import TextOperation
+from ot.regions import Region, components_of, rebased, region_of
 
 
 def transform(a: TextOperation, b: TextOperation) -> tuple[TextOperation, TextOperation]:
     """Return ``(a2, b2)``: ``a`` rebased past ``b``, ``b`` rebased past ``a``; ``a`` wins ties."""
     ac, bc = a.components, b.components
+    a_region = region_of(ac)
+    if a_region is not None:
+        b_region = region_of(bc)
+        if b_region is not None:
+            a2 = rebased(a_region, b_region)
+            if a2 is not None:
+                b2 = rebased(b_region, a_region)
+                assert b2 is not None  # regions apart one way are apart the other way
+                return _rewrapped(a, a_region, a2), _rewrapped(b, b_region, b2)
     return (
         TextOperation._of(_transform_side(ac, bc, True)),
         TextOperation._of(_transform_side(bc, ac, False)),
     )
+
+
+def _rewrapped(op: TextOperation, region: Region, moved: Region) -> TextOperation:
+    return op if moved is region else TextOperation._of(components_of(*moved))
 
 
 def transform_side(op: TextOperation, other: TextOperation, *, left: bool) -> TextOperation:
@@ -83,7 +97,22 @@ def transform_selection(
 def _transform_side(
     op: Sequence[Component], other: Sequence[Component], left: bool
 ) -> tuple[Component, ...]:
-    """Rebase raw components ``op`` past ``other``.
+    """Rebase raw components ``op`` past ``other``: by arithmetic when both change one region
+    and the regions are apart (``ot.regions``), else by the general walk."""
+    region = region_of(op)
+    if region is not None:
+        other_region = region_of(other)
+        if other_region is not None:
+            moved = rebased(region, other_region)
+            if moved is region:
+                return tuple(op)
+            if moved is not None:
+                return components_of(*moved)
+    return _walk(op, other, left)
+
+
+def _walk(op: Sequence[Component], other: Sequence[Component], left: bool) -> tuple[Component, ...]:
+    """The general case of ``_transform_side``.
 
     Walks ``other`` and consumes ``op`` over the same stretch of the original text. Inserts in
     ``op`` are never split: they read nothing of the original text.

@@ -1,0 +1,68 @@
+"""Transform's fast path: ops that change one region of the text, far apart.
+
+Most ops are one keystroke or one paste: a retain, then a delete and/or an insert. Two such ops
+whose regions neither overlap nor touch rebase by arithmetic alone: the later one shifts by the
+earlier one's length change, the earlier one stays as it is. Everything else (touching regions,
+where insert ties are decided, and ops of several regions) takes the general walk in
+``ot.transform``; both paths give identical results (property-tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ot.components import Component
+
+Region = tuple[int, int, str]
+"""``(position, deleted, inserted)``: delete ``deleted`` characters at ``position``, then insert
+``inserted`` there."""
+
+
+def region_of(components: Sequence[Component]) -> Region | None:
+    """The region of an op in normal form shaped ``[retain] [delete] [insert]``, else None."""
+    n = len(components)
+    if not n or n > 3:
+        return None
+    position = deleted = 0
+    inserted = ""
+    i = 0
+    c = components[0]
+    if type(c) is int and c > 0:
+        position = c
+        i = 1
+    if i < n:
+        c = components[i]
+        if type(c) is int and c < 0:
+            deleted = -c
+            i += 1
+    if i < n:
+        c = components[i]
+        if type(c) is str:
+            inserted = c
+            i += 1
+    return (position, deleted, inserted) if i == n and (deleted or inserted) else None
+
+
+def rebased(a: Region, b: Region) -> Region | None:
+    """``a`` rebased past the concurrent ``b`` when their regions are apart, else None.
+
+    ``a`` entirely before ``b`` stays as it is; ``a`` entirely after ``b`` moves by ``b``'s
+    length change. Touching or overlapping regions return None.
+    """
+    a_position, a_deleted, a_inserted = a
+    b_position, b_deleted, b_inserted = b
+    if a_position + a_deleted < b_position:
+        return a
+    if b_position + b_deleted < a_position:
+        return (a_position + len(b_inserted) - b_deleted, a_deleted, a_inserted)
+    return None
+
+
+def components_of(position: int, deleted: int, inserted: str) -> tuple[Component, ...]:
+    """The normal form of a region (which must change something)."""
+    out: list[Component] = [position] if position else []
+    if deleted:
+        out.append(-deleted)
+    if inserted:
+        out.append(inserted)
+    return tuple(out)
