@@ -239,9 +239,7 @@ class WebSocketConnection(asyncio.Protocol):
         """The stream ended: the peer closed, or broke the protocol."""
         if isinstance(item, Fault):
             if item.code == CLOSE_MESSAGE_TOO_BIG:
-                token = REQUEST_ID.set(self._record.request_id)  # no task here to bind it
-                log.info("closed a connection whose frame exceeded the size limit")
-                REQUEST_ID.reset(token)
+                self._log(logging.INFO, "closed a connection whose frame exceeded the size limit")
             self._send_close(item.code, item.reason)
         elif not self._close_sent:  # the peer began the close: answer it (RFC 6455 §5.5.1)
             self._send_close(item.code if item.code is not None else CLOSE_NORMAL, "")
@@ -262,9 +260,22 @@ class WebSocketConnection(asyncio.Protocol):
             self._transport.write(frame)
 
     def _finish(self) -> None:
-        if self._session is None or self._outbox is None:
-            return
-        self._session.disconnect()
-        self._outbox.stop()
-        self._session = None
-        self._record.finish()
+        """The connection is gone: leave the session, stop the outbox, write the access line.
+        The last two happen whatever the session's clean-up raises, which is logged."""
+        session, self._session = self._session, None
+        try:
+            if session is not None:
+                session.disconnect()
+        except Exception:
+            self._log(logging.ERROR, "a closed connection's session failed to clean up", True)
+        finally:
+            if self._outbox is not None:
+                self._outbox.stop()
+            self._record.finish()
+
+    def _log(self, level: int, message: str, exc_info: bool = False) -> None:
+        """Log with this connection's request id: transport callbacks run outside the worker
+        task that binds it."""
+        token = REQUEST_ID.set(self._record.request_id)
+        log.log(level, message, exc_info=exc_info)
+        REQUEST_ID.reset(token)

@@ -1,15 +1,19 @@
 """Fixtures of the WebSocket and REST conformance suite."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.server.dial import dial
+from tests.server.web.log_watch import LogWatch
 from tests.server.web.raw_client import OpenRaw, RawClient
 
 __all__ = ["dial"]
+
+_WATCHED = ("coedit.access", "server.web", "asyncio")
 
 
 @pytest.fixture
@@ -25,3 +29,18 @@ async def open_raw() -> AsyncIterator[OpenRaw]:
     yield open_
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+def logs() -> Iterator[LogWatch]:
+    """Every line of the access log, the web layer and asyncio (unhandled errors) at any level."""
+    watch = LogWatch()
+    loggers = [logging.getLogger(name) for name in _WATCHED]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(watch)
+        logger.setLevel(logging.DEBUG)
+    yield watch
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(watch)
+        logger.setLevel(level)

@@ -11,9 +11,11 @@ from aiohttp.test_utils import TestServer
 
 from server.config import Limits
 from server.hub.session import Session
+from server.observability import METRICS
 from server.web.keys import SESSIONS
 from server.web.websocket import MAX_PONG_BACKLOG, WebSocketConnection
 from tests.server.conftest import ServerFactory
+from tests.server.web.log_watch import LogWatch
 from tests.server.web.raw_client import (
     CLOSE,
     PING,
@@ -159,3 +161,25 @@ async def test_pings_of_a_peer_that_does_not_read_stop_being_answered(
         connection.data_received(ping * 400)
     backlog = connection._transport.get_write_buffer_size()  # type: ignore[union-attr]
     assert backlog <= MAX_PONG_BACKLOG + 127  # at most one pong past the bound
+
+
+async def test_a_session_that_fails_to_disconnect_still_gets_its_line_and_metric(
+    open_raw: OpenRaw, server: TestServer, monkeypatch: pytest.MonkeyPatch, logs: LogWatch
+) -> None:
+    def broken(session: Session) -> None:
+        raise RuntimeError("disconnect failed")
+
+    monkeypatch.setattr(Session, "disconnect", broken)
+    raw = await open_raw(server)
+    await raw.upgrade(X_Request_Id="leaving-1")
+    raw.send(client_frame(CLOSE, struct.pack("!H", 1000)))
+    assert await raw.close_code() == 1000
+    line = await logs.next("coedit.access")
+    assert line["request_id"] == "leaving-1" and line["status"] == 101
+    requests = server.app[METRICS].http_requests.labels("GET", "/v1/ws", "101")
+    assert requests._value.get() == 1
+    assert not server.app[SESSIONS]  # the connections gauge
+    [error] = logs.of("server.web.websocket")
+    assert "RuntimeError: disconnect failed" in error["exc"]
+    assert error["request_id"] == "leaving-1" and error["level"] == "error"
+    assert not logs.of("asyncio")  # logged by us, with the request id, not left to the loop
