@@ -113,11 +113,17 @@ class WebSocketConnection(asyncio.Protocol):
     # -- asyncio.Protocol -----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Set up the session; if that fails, close with 1011 (the ``101`` is already sent)."""
         self._transport = cast(asyncio.Transport, transport)
-        self._outbox, self._session = open_session(
-            self._endpoint.app, self, transport, remote=self._record.remote, token=self._token
-        )
-        self._token = None  # the guard keeps it
+        token, self._token = self._token, None  # the guard keeps it
+        try:
+            self._outbox, self._session = open_session(
+                self._endpoint.app, self, transport, remote=self._record.remote, token=token
+            )
+        except Exception:
+            self._log(logging.ERROR, "closing a connection whose session failed to open", True)
+            self._end(Fault(CLOSE_INTERNAL_ERROR, "internal error"))
+            return
         self._endpoint.sessions.add(self)
         self._endpoint.heartbeat.watch(self)
 

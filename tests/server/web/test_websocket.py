@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from server.config import Limits
 from server.hub.session import Session
 from server.observability import METRICS
+from server.web import websocket
 from server.web.keys import SESSIONS
 from server.web.websocket import MAX_PONG_BACKLOG, WebSocketConnection
 from tests.server.conftest import ServerFactory
@@ -25,6 +26,7 @@ from tests.server.web.raw_client import (
     OpenRaw,
     awaiting,
     client_frame,
+    hello,
 )
 from tests.server.wsclient import WsClient
 
@@ -183,3 +185,24 @@ async def test_a_session_that_fails_to_disconnect_still_gets_its_line_and_metric
     assert "RuntimeError: disconnect failed" in error["exc"]
     assert error["request_id"] == "leaving-1" and error["level"] == "error"
     assert not logs.of("asyncio")  # logged by us, with the request id, not left to the loop
+
+
+async def test_a_session_that_cannot_be_set_up_closes_with_1011_and_is_recorded(
+    open_raw: OpenRaw, server: TestServer, monkeypatch: pytest.MonkeyPatch, logs: LogWatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no session")
+
+    monkeypatch.setattr(websocket, "open_session", broken)
+    raw = await open_raw(server)
+    status, _ = await raw.upgrade(X_Request_Id="unset-1")
+    assert status == 101  # sent before the session is set up
+    raw.send(hello("too-early"))  # after the failure: ignored
+    assert await raw.close_code() == 1011
+    assert await raw.closed_by_server()
+    line = await logs.next("coedit.access")
+    assert line["request_id"] == "unset-1" and line["status"] == 101
+    [error] = logs.of("server.web.websocket")
+    assert "RuntimeError: no session" in error["exc"] and error["request_id"] == "unset-1"
+    assert not logs.of("asyncio")
+    assert not server.app[SESSIONS]
