@@ -6,7 +6,10 @@ Bytes go through the frame codec (``server.web.frames``); each message goes to t
 handled one after another, so a connection gets a task only while it has messages to handle:
 made for the first, it handles what arrives meanwhile and ends when none is left. The peer's
 close and a codec fault wait their turn behind the messages before them, as on aiohttp's path.
-The outbox writes replies to the transport; one ``Heartbeat`` pings every idle connection.
+A connection stays in ``SESSIONS`` until its last message is handled, and closing it (as the
+shutdown does) waits for that message, cancelling it after ``shutdown_timeout`` as aiohttp
+cancels its handlers: no task outlives the shutdown. The outbox writes replies to the
+transport; one ``Heartbeat`` pings every idle connection.
 """
 
 from __future__ import annotations
@@ -60,12 +63,14 @@ class Endpoint:
     sessions: set[OpenSocket]
     heartbeat: Heartbeat
     max_frame_bytes: int
+    handler_grace: float  # seconds a closed connection's last message may still take
 
     @classmethod
     def of(cls, app: web.Application) -> Endpoint:
         """The endpoint of a started application (its heartbeat runs)."""
-        max_frame_bytes = app[SETTINGS].limits.max_frame_bytes
-        return cls(app, app[SESSIONS], app[HEARTBEAT], max_frame_bytes)
+        settings = app[SETTINGS]
+        max_frame_bytes = settings.limits.max_frame_bytes
+        return cls(app, app[SESSIONS], app[HEARTBEAT], max_frame_bytes, settings.shutdown_timeout)
 
 
 class WebSocketConnection(asyncio.Protocol):
@@ -145,7 +150,6 @@ class WebSocketConnection(asyncio.Protocol):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
-        self._endpoint.sessions.discard(self)
         self._endpoint.heartbeat.forget(self)
         if self._closed_waiter is not None and not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
@@ -161,18 +165,20 @@ class WebSocketConnection(asyncio.Protocol):
         return self._close_sent or self._lost
 
     async def close(self, *, code: int = CLOSE_NORMAL, message: bytes = b"") -> bool:
-        """Send a close frame after what the outbox has queued, and wait until the peer
-        answered with its own and the connection is gone (or ``CLOSE_TIMEOUT`` passed)."""
-        if self.closed:
-            return False
-        if self._outbox is not None:
-            await flushed(self._outbox)
-        if not self._send_close(code, message.decode(errors="replace")):
-            return False
+        """Send a close frame after what the outbox has queued; return once the peer answered
+        with its own and the connection is gone (or ``CLOSE_TIMEOUT`` passed) and its last
+        message is handled (``_handled``). False if the connection was already closing."""
+        sent = False
+        if not self.closed:
+            if self._outbox is not None:
+                await flushed(self._outbox)
+            sent = self._send_close(code, message.decode(errors="replace"))
         if not self._lost:
-            self._closed_waiter = asyncio.get_running_loop().create_future()
-            await self._closed_waiter
-        return True
+            if self._closed_waiter is None:
+                self._closed_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.wait([self._closed_waiter])  # a cancelled caller leaves it to others
+        await self._handled()
+        return sent
 
     # -- heartbeat ------------------------------------------------------------------------------
 
@@ -212,21 +218,36 @@ class WebSocketConnection(asyncio.Protocol):
     async def _work(self) -> None:
         REQUEST_ID.set(self._record.request_id)  # this task's own context: its logs carry it
         pending = self._pending
-        while pending:
-            item = pending.pop(0)
-            if not isinstance(item, _MESSAGE_TYPES):
-                self._end(item)
-                break
-            self._pending_bytes -= len(item)
-            if not self._close_sent:
-                await self._handle(item)
-            if self._reading_paused and self._pending_bytes <= PAUSE_READING_BYTES // 2:
-                self._reading_paused = False
-                if self._transport is not None and not self._lost:
-                    self._transport.resume_reading()
-        self._pending, self._pending_bytes, self._worker = None, 0, None
-        if self._lost:
-            self._finish()
+        try:
+            while pending:
+                item = pending.pop(0)
+                if not isinstance(item, _MESSAGE_TYPES):
+                    self._end(item)
+                    break
+                self._pending_bytes -= len(item)
+                if not self._close_sent:
+                    await self._handle(item)
+                if self._reading_paused and self._pending_bytes <= PAUSE_READING_BYTES // 2:
+                    self._reading_paused = False
+                    if self._transport is not None and not self._lost:
+                        self._transport.resume_reading()
+        finally:  # cancelled too (``_handled``)
+            self._pending, self._pending_bytes, self._worker = None, 0, None
+            if self._lost:
+                self._finish()
+
+    async def _handled(self) -> None:
+        """Return once no message is being handled. The one under way gets ``handler_grace``
+        seconds, then is cancelled. Called from the worker itself (a handler closing its own
+        connection), it returns at once."""
+        worker = self._worker
+        if worker is None or worker is asyncio.current_task():
+            return
+        _, running = await asyncio.wait([worker], timeout=self._endpoint.handler_grace)
+        if running:
+            self._log(logging.WARNING, "cancelled a closed connection's message still handled")
+            worker.cancel()
+            await asyncio.wait(running)
 
     async def _handle(self, message: str | bytes) -> None:
         session = self._session
@@ -266,8 +287,10 @@ class WebSocketConnection(asyncio.Protocol):
             self._transport.write(frame)
 
     def _finish(self) -> None:
-        """The connection is gone: leave the session, stop the outbox, write the access line.
-        The last two happen whatever the session's clean-up raises, which is logged."""
+        """The connection is gone and its last message handled: leave ``SESSIONS`` and the
+        session, stop the outbox, write the access line. The last two happen whatever the
+        session's clean-up raises, which is logged."""
+        self._endpoint.sessions.discard(self)
         session, self._session = self._session, None
         try:
             if session is not None:

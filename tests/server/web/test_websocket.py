@@ -206,3 +206,49 @@ async def test_a_session_that_cannot_be_set_up_closes_with_1011_and_is_recorded(
     assert "RuntimeError: no session" in error["exc"] and error["request_id"] == "unset-1"
     assert not logs.of("asyncio")
     assert not server.app[SESSIONS]
+
+
+@pytest.mark.parametrize("peer_leaves", ["before the shutdown", "when closed by it"])
+async def test_shutdown_ends_the_handling_of_a_message_that_outlives_its_connection(
+    open_raw: OpenRaw,
+    start_server: ServerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: LogWatch,
+    peer_leaves: str,
+) -> None:
+    handling, release, lost = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    connection_lost = WebSocketConnection.connection_lost
+
+    async def stuck(session: Session, message: str | bytes) -> None:
+        handling.set()
+        await release.wait()
+
+    def noticed(connection: WebSocketConnection, exc: Exception | None) -> None:
+        connection_lost(connection, exc)
+        lost.set()
+
+    monkeypatch.setattr(Session, "receive_frame", stuck)
+    monkeypatch.setattr(WebSocketConnection, "connection_lost", noticed)
+    server = await start_server(shutdown_timeout=0.1)
+    raw = await open_raw(server)
+    await raw.upgrade(X_Request_Id="stuck-1")
+    raw.send(hello("stuck"))
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            await handling.wait()
+            if peer_leaves == "before the shutdown":
+                await raw.close()
+                await lost.wait()
+            closing = asyncio.create_task(server.close())
+            if peer_leaves == "when closed by it":
+                assert await raw.close_code() == 1001
+                await raw.close()
+            await closing
+        names = [name for task in asyncio.all_tasks() for name in awaiting(task)]
+        assert "WebSocketConnection._work" not in names  # awaited or cancelled, not left behind
+        [line] = logs.of("coedit.access")
+        assert line["request_id"] == "stuck-1" and line["status"] == 101
+        [cancelled] = logs.of("server.web.websocket")
+        assert cancelled["level"] == "warning" and cancelled["request_id"] == "stuck-1"
+    finally:
+        release.set()
