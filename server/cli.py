@@ -37,7 +37,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "stop accepting, finish commits, close sockets with 'going away' (1001).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    limits, hub = Limits(), HubSettings()
+    limits, hub, defaults = Limits(), HubSettings(), Settings()
     add = serve.add_argument
     add("--host", default=env("HOST", "127.0.0.1"), help="address to listen on (COEDIT_HOST)")
     add("--port", type=int, default=int(env("PORT", "8765")), help="port (COEDIT_PORT)")
@@ -96,6 +96,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(COEDIT_MAX_SEND_BUFFER)",
     )
     add(
+        "--request-head-timeout",
+        type=float,
+        default=float(env("REQUEST_HEAD_TIMEOUT", str(defaults.request_head_timeout))),
+        help="seconds a new connection has to send its first request head before it gets "
+        "408 Request Timeout and is closed; 0 waits forever (COEDIT_REQUEST_HEAD_TIMEOUT)",
+    )
+    add(
         "--history",
         type=int,
         default=int(env("HISTORY", str(hub.history_limit))),
@@ -145,6 +152,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         database_url=args.database_url,
         redis_url=args.redis_url,
         sqlite_synchronous=args.sqlite_synchronous,
+        request_head_timeout=args.request_head_timeout,
         limits=Limits(
             max_frame_bytes=args.max_frame_bytes,
             max_op_chars=args.max_op_chars,

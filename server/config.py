@@ -58,5 +58,8 @@ class Settings:
     hub: HubSettings = HubSettings()
     heartbeat_seconds: float = 30.0
     shutdown_timeout: float = 10.0
+    # Seconds a new connection has to send its first request head: then it gets 408 and is
+    # closed, so stalled or slowloris clients cannot hold sockets open. 0 switches it off.
+    request_head_timeout: float = 10.0
     auth: AuthSettings = field(default_factory=AuthSettings)  # no key source: dev mode
     entities: EntitiesConfig = field(default_factory=EntitiesConfig)  # docs/entities.md

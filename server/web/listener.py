@@ -17,6 +17,7 @@ from aiohttp import web
 from yarl import URL
 
 from server.web.front_door import FrontDoor
+from server.web.keys import SETTINGS
 from server.web.websocket import Endpoint
 
 
@@ -56,7 +57,9 @@ class FrontDoorSite(web.BaseSite):
         await super().start()
         web_server = self._app_runner.server
         assert web_server is not None  # BaseSite checked that the runner was set up
-        door = partial(FrontDoor, Endpoint.of(self._app_runner.app), web_server, self._doors)
+        app = self._app_runner.app
+        head_timeout = app[SETTINGS].request_head_timeout
+        door = partial(FrontDoor, Endpoint.of(app), web_server, self._doors, head_timeout)
         loop = asyncio.get_running_loop()
         if self._sock is not None:
             server = await loop.create_server(door, sock=self._sock, backlog=self._backlog)

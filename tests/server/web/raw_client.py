@@ -47,6 +47,10 @@ class RawClient:
     async def request(self, head: str) -> tuple[int, dict[str, str], bytes]:
         """Send a request head; the response's status, headers (lower case) and body."""
         self.writer.write(head.encode())
+        return await self.response()
+
+    async def response(self) -> tuple[int, dict[str, str], bytes]:
+        """The next response's status, headers (lower case) and body."""
         async with asyncio.timeout(TIMEOUT):
             raw = await self.reader.readuntil(b"\r\n\r\n")
             status_line, *lines = raw.decode().split("\r\n")

@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestServer
 from tests.server.conftest import ServerFactory
 from tests.server.web.raw_client import (
     CLOSE,
+    PING,
+    PONG,
     TEXT,
     OpenRaw,
     awaiting,
@@ -97,3 +99,25 @@ async def test_shutdown_closes_a_connection_still_sending_its_request_head(
     await server.close()
     assert await raw.closed_by_server()  # as aiohttp closes its own idle connections
     assert await idle.closed_by_server()
+
+
+async def test_a_request_head_not_complete_in_time_gets_408_and_is_closed(
+    start_server: ServerFactory,
+    open_raw: OpenRaw,  # after the server: its clients close first, and the server stops at once
+) -> None:
+    server = await start_server(request_head_timeout=0.3)
+    upgraded, rest = await open_raw(server), await open_raw(server)
+    status, _ = await upgraded.upgrade()
+    assert status == 101
+    status, _, _ = await rest.request("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert status == 200
+    slow = await open_raw(server)  # accepted last: the others' deadlines pass before its own
+    slow.send(b"GET /v1/ws HTTP/1.1\r\nHost: localhost\r\n")  # and never the rest of it
+    status, headers, _ = await slow.response()
+    assert status == 408 and headers["connection"] == "close"
+    assert await slow.closed_by_server()
+    # The connections that sent their head in time keep going past their deadline.
+    upgraded.send(client_frame(PING, b"still here"))
+    assert await upgraded.frame() == (PONG, b"still here")
+    status, _, _ = await rest.request("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert status == 200
