@@ -57,6 +57,7 @@ class Settings:
     limits: Limits = Limits()
     hub: HubSettings = HubSettings()
     heartbeat_seconds: float = 30.0
+    broadcast_interval: float = 0.002  # a busy connection's relayed ops share a frame this long
     shutdown_timeout: float = 10.0
     auth: AuthSettings = field(default_factory=AuthSettings)  # no key source: dev mode
     entities: EntitiesConfig = field(default_factory=EntitiesConfig)  # docs/entities.md
