@@ -103,6 +103,14 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "408 Request Timeout and is closed; 0 waits forever (COEDIT_REQUEST_HEAD_TIMEOUT)",
     )
     add(
+        "--broadcast-interval-ms",
+        type=float,
+        default=float(env("BROADCAST_INTERVAL_MS", str(defaults.broadcast_interval * 1000))),
+        help="a connection that got a frame less than this long ago waits up to this long for "
+        "its next ops and cursors, so that they share one frame; 0: a frame per commit "
+        "(COEDIT_BROADCAST_INTERVAL_MS)",
+    )
+    add(
         "--history",
         type=int,
         default=int(env("HISTORY", str(hub.history_limit))),
@@ -165,6 +173,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             snapshot_every=args.snapshot_every,
             idle_seconds=args.idle_seconds,
         ),
+        broadcast_interval=args.broadcast_interval_ms / 1000,
         entities=_entities(args.entities_config),
         auth=auth_settings_from_args(args),
     )

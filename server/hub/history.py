@@ -105,4 +105,4 @@ def broadcast(doc: Document, message: bytes, *, skip: Subscriber | None) -> None
     """Queue an encoded message for every subscriber of ``doc`` but ``skip``."""
     for subscriber in doc.subscribers:
         if subscriber is not skip:
-            subscriber.deliver(message)
+            subscriber.relay(message)

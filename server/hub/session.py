@@ -58,6 +58,7 @@ class Session:
         "_guard",
         "_hub",
         "_limits",
+        "_relay",
         "_send",
         "_when_sent",
         "client_id",
@@ -72,6 +73,7 @@ class Session:
         limits: Limits,
         send: Callable[[bytes], None],
         *,
+        relay: Callable[[bytes], None] | None = None,
         guard: Guard | None = None,
         when_sent: Callable[[Callable[[], None]], None] | None = None,
         changes: ChangeHints | None = None,
@@ -83,6 +85,7 @@ class Session:
         self._hub = hub
         self._limits = limits
         self._send = send
+        self._relay = relay if relay is not None else send
         # Access control: authentication, roles, abuse limits, audit (server/auth).
         self._guard: Guard = guard if guard is not None else OpenGuard()
         self._guard.attach(self._send_error, self._revoke)
@@ -93,6 +96,10 @@ class Session:
     def deliver(self, message: bytes) -> None:
         """Queue an encoded message (the hub calls this for acks, ops and presence)."""
         self._send(message)
+
+    def relay(self, message: bytes) -> None:
+        """Queue an encoded broadcast (the hub calls this for others' ops and cursors)."""
+        self._relay(message)
 
     def when_sent(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the transport has written what was queued so far (at once

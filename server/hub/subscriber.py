@@ -16,6 +16,10 @@ class Subscriber(Protocol):
     def deliver(self, message: bytes) -> None:
         """Queue one encoded message for sending."""
 
+    def relay(self, message: bytes) -> None:
+        """Queue one encoded broadcast (an op, a cursor) for sending; unlike ``deliver``, it may
+        wait a moment to share a frame with the next ones."""
+
     def when_sent(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once everything delivered so far is written to the connection (or
         dropped with it); the hub uses it to measure the time to consistency."""

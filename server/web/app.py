@@ -23,7 +23,8 @@ from server.storage._group_commit import BatchHook
 from server.web import docs_api, health, static
 from server.web.errors import error_middleware
 from server.web.heartbeat import Heartbeat
-from server.web.keys import HEARTBEAT, HUB, SESSIONS, SETTINGS, STORE
+from server.web.keys import HEARTBEAT, HUB, PACER, SESSIONS, SETTINGS, STORE
+from server.web.pacer import Pacer
 from server.web.ws import WS_PATH, websocket
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def make_app(
         store if store is not None else open_store(settings, on_commit_batch=metrics.storage_batch)
     )
     app[SESSIONS] = set()
+    app[PACER] = Pacer(settings.broadcast_interval)
     app[health.SHUTTING_DOWN] = []
     app.router.add_get(WS_PATH, websocket)
     app.router.add_routes(docs_api.routes)

@@ -8,7 +8,11 @@ The frame is written straight to the transport by a callback at the end of the l
 through aiohttp's ``send_frame`` coroutine: a broadcast to many sockets is then one plain call
 and one ``write`` per socket, with no task per socket. Nothing here ever waits for the socket to
 drain; the bound on unsent bytes (queue plus transport buffer) replaces that backpressure. And
-the sockets that get the same single message in one turn (a fan-out) share one frame object.
+the sockets that get the same messages in one turn (a fan-out) share one frame object.
+
+Broadcasts (``relay``) to a busy connection may wait for the pacer's next tick
+(``server.web.pacer``) to share a frame with the ones after them; direct messages (``send``) never
+wait.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from typing import Protocol, cast
 
 from server.web.open_socket import OpenSocket
+from server.web.pacer import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +44,18 @@ def frame_header(length: int) -> bytes:
 
 
 class _SharedFrame:
-    """The frame built last, kept while the same single message goes to other sockets."""
+    """The frame built last, kept while the same messages go to other sockets."""
 
-    __slots__ = ("frame", "message")
+    __slots__ = ("batch", "frame")
 
     def __init__(self) -> None:
-        self.message: bytes | None = None
+        self.batch: list[bytes] = []
         self.frame = b""
 
     def of(self, batch: list[bytes]) -> bytes:
         """The whole frame (header and JSON array) carrying ``batch``."""
-        if len(batch) != 1:
-            return framed(b"[" + b",".join(batch) + b"]")
-        message = batch[0]
-        if message is not self.message:
-            self.message, self.frame = message, framed(b"[" + message + b"]")
+        if batch != self.batch:  # list equality tries identity first: cheap for a fan-out
+            self.batch, self.frame = batch, framed(b"[" + b",".join(batch) + b"]")
         return self.frame
 
 
@@ -82,11 +84,14 @@ class Outbox:
         "_closer",
         "_max_bytes",
         "_on_overflow",
+        "_paced",
+        "_pacer",
         "_queue",
         "_queued_bytes",
         "_scheduled",
         "_transport",
         "_waiters",
+        "_written_at",
         "_ws",
         "frames_sent",
         "overflowed",
@@ -98,9 +103,11 @@ class Outbox:
         transport: asyncio.BaseTransport | None,
         max_bytes: int,
         *,
+        pacer: Pacer | None = None,
         on_overflow: Callable[[], None] | None = None,
     ) -> None:
-        """``on_overflow`` is called when the outbox cuts off a slow consumer (for metrics)."""
+        """``pacer`` paces relayed messages (none: every frame goes at the end of its turn);
+        ``on_overflow`` is called when the outbox cuts off a slow consumer (for metrics)."""
         self._ws = ws
         self._transport = cast(_Transport | None, transport)
         self._max_bytes = max_bytes
@@ -109,21 +116,33 @@ class Outbox:
         self._waiters: list[Callable[[], None]] = []
         self._queued_bytes = 0
         self._backlog = 0  # the transport's unsent bytes when this turn's queue began
-        self._scheduled = False
+        self._scheduled = False  # a flush at the end of this turn is due
+        self._pacer = pacer if pacer is not None and pacer.interval > 0 else None
+        self._paced = False  # a flush at the pacer's next tick is due
+        self._written_at = -1e9  # loop time of the last frame written
         self._closer: asyncio.Task[None] | None = None
         self.overflowed = False
         self.frames_sent = 0
 
     def send(self, message: bytes) -> None:
-        """Queue one encoded message object; it goes out with the others of this loop turn."""
+        """Queue one encoded message object; it goes out at the end of this loop turn, with
+        everything queued before it."""
+        self._enqueue(message, paced=False)
+
+    def relay(self, message: bytes) -> None:
+        """Queue a broadcast message object; on a busy connection it may wait for the pacer's
+        next tick, to go out with the ones after it."""
+        self._enqueue(message, paced=True)
+
+    def _enqueue(self, message: bytes, *, paced: bool) -> None:
         if self.overflowed or self._ws.closed:
             return
         if not self._queue:
             # Within one turn the transport's buffer cannot shrink: read it once per frame.
             self._backlog = self._transport_backlog()
-            if not self._scheduled:
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush)
+        if not self._scheduled and not (paced and self._pace()):
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         self._queue.append(message)
         self._queued_bytes += len(message)
         if self._queued_bytes + self._backlog > self._max_bytes:
@@ -148,8 +167,29 @@ class Outbox:
         if self._closer is not None:
             await self._closer
 
+    def _pace(self) -> bool:
+        """Whether a relayed message can wait for the pacer (which is then due to flush)."""
+        if self._paced:
+            return True
+        pacer = self._pacer
+        if pacer is None:
+            return False
+        if asyncio.get_running_loop().time() - self._written_at >= pacer.interval:
+            return False  # quiet until now: no waiting
+        self._paced = True
+        pacer.defer(self._flush_paced)
+        return True
+
     def _flush(self) -> None:
         self._scheduled = False
+        self._write()
+
+    def _flush_paced(self) -> None:
+        self._paced = False
+        if not self._scheduled:  # else the end of this turn writes it
+            self._write()
+
+    def _write(self) -> None:
         transport = self._transport
         if transport is None or transport.is_closing() or self._ws.closed:
             self._drop()
@@ -159,6 +199,7 @@ class Outbox:
         batch, self._queue = self._queue, []
         self._queued_bytes = 0
         transport.write(_shared.of(batch))
+        self._written_at = asyncio.get_running_loop().time()
         self.frames_sent += 1
         self._release_waiters()
 

@@ -11,7 +11,7 @@ from server.auth.web import ACCESS, connection_guard
 from server.entities.web.keys import ENTITY_HINTS
 from server.hub.session import Session
 from server.observability import METRICS
-from server.web.keys import HUB, SETTINGS
+from server.web.keys import HUB, PACER, SETTINGS
 from server.web.open_socket import OpenSocket
 from server.web.outbox import Outbox
 
@@ -31,12 +31,14 @@ def open_session(
         socket,
         transport,
         settings.limits.max_send_buffer,
+        pacer=app[PACER],
         on_overflow=app[METRICS].slow_consumer_closed,
     )
     session = Session(
         app[HUB],
         settings.limits,
         outbox.send,
+        relay=outbox.relay,
         guard=connection_guard(app[ACCESS], socket, remote=remote, header_token=token),
         when_sent=outbox.when_sent,
         changes=app.get(ENTITY_HINTS),

@@ -28,6 +28,8 @@ class Recorder:
     def deliver(self, message: bytes) -> None:
         self._log.append((self.client_id, orjson.loads(message)["type"]))
 
+    relay = deliver
+
     def when_sent(self, callback: Callable[[], None]) -> None:
         callback()
 
