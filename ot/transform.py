@@ -35,10 +35,7 @@ def transform(a: TextOperation, b: TextOperation) -> tuple[TextOperation, TextOp
                 b2 = rebased(b_region, a_region)
                 assert b2 is not None  # regions apart one way are apart the other way
                 return _rewrapped(a, a_region, a2), _rewrapped(b, b_region, b2)
-    return (
-        TextOperation._of(_transform_side(ac, bc, True)),
-        TextOperation._of(_transform_side(bc, ac, False)),
-    )
+    return TextOperation._of(_walk(ac, bc, True)), TextOperation._of(_walk(bc, ac, False))
 
 
 def _rewrapped(op: TextOperation, region: Region, moved: Region) -> TextOperation:
