@@ -45,6 +45,8 @@ class AwaitingConfirm:
 
     def apply_server(self, op: TextOperation) -> tuple[ClientState, TextOperation]:
         outstanding, remote = transform(self.outstanding, op)
+        if outstanding is self.outstanding:  # the remote op came after it: nothing moved
+            return self, remote
         return AwaitingConfirm(outstanding), remote
 
     def server_ack(self) -> tuple[ClientState, TextOperation | None]:

@@ -176,10 +176,13 @@ class Editor:
 
     def _on_frame(self, data: str) -> None:
         decoded = orjson.loads(data)
+        received_us: float | None = None  # every op of the frame arrived now: read it once
         for message in decoded if isinstance(decoded, list) else (decoded,):
             kind = message.get("type")
             if kind == "op":
-                self._on_op(message)
+                if received_us is None:
+                    received_us = self._context.clock.now_micros()
+                self._on_op(message, received_us)
             elif kind == "ack":
                 self._on_ack(message)
             elif kind == "error":
@@ -187,7 +190,7 @@ class Editor:
             else:
                 self._on_reply(kind, message)
 
-    def _on_op(self, message: dict[str, Any]) -> None:
+    def _on_op(self, message: dict[str, Any], received_us: float) -> None:
         replica = self.replicas.get(message["doc"])
         if replica is None or replica.broken:
             return
@@ -204,7 +207,7 @@ class Editor:
         stats.received += 1
         micros = seen.micros(replica.doc_id, version, op)
         if micros is not None and stats.window_start_us <= micros < stats.window_end_us:
-            stats.broadcast.record(self._context.clock.since_micros(micros))
+            stats.broadcast.record((received_us - micros) / 1e6)
 
     def _on_ack(self, message: dict[str, Any]) -> None:
         replica = self.replicas.get(message["doc"])

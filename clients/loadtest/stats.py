@@ -28,6 +28,10 @@ class RunClock:
         """Seconds from a token's instant until now."""
         return time.time() - self.epoch_wall - micros / 1e6
 
+    def now_micros(self) -> float:
+        """Now, on the tokens' scale (wall-clock µs since ``epoch_wall``)."""
+        return (time.time() - self.epoch_wall) * 1e6
+
 
 INFINITY = float("inf")
 
