@@ -12,7 +12,10 @@ paced: they go out at the end of the turn, carrying whatever relayed messages wa
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 
 class Pacer:
@@ -36,4 +39,7 @@ class Pacer:
         self._handle = None
         waiting, self._waiting = self._waiting, []
         for flush in waiting:
-            flush()
+            try:
+                flush()
+            except Exception:  # one broken connection must not leave the others waiting
+                log.exception("a paced flush failed")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from server.web.pacer import Pacer
 from tests.server.conftest import ServerFactory
 from tests.server.web.test_outbox import submit
 from tests.server.wsclient import WsClient
@@ -70,3 +71,22 @@ async def test_no_pacing_sends_a_frame_per_commit(paced_pair: Pair) -> None:
     await commit_three(alice)
     await bob.expect_type("op", version=3)
     assert bob.frames == frames + 3
+
+
+async def test_a_failing_flush_does_not_hold_back_the_others_of_its_tick() -> None:
+    pacer = Pacer(0.01)
+    flushed: list[str] = []
+    done = asyncio.Event()
+
+    def broken() -> None:
+        raise OSError("the socket went away")
+
+    def last() -> None:
+        flushed.append("last")
+        done.set()
+
+    pacer.defer(lambda: flushed.append("first"))
+    pacer.defer(broken)
+    pacer.defer(last)
+    await asyncio.wait_for(done.wait(), timeout=5)
+    assert flushed == ["first", "last"]
