@@ -49,13 +49,19 @@ def rebased(a: Region, b: Region) -> Region | None:
     ``a`` entirely before ``b`` stays as it is; ``a`` entirely after ``b`` moves by ``b``'s
     length change. Touching or overlapping regions return None.
     """
-    a_position, a_deleted, a_inserted = a
-    b_position, b_deleted, b_inserted = b
+    a_position, a_deleted, _ = a
+    b_position, b_deleted, _ = b
     if a_position + a_deleted < b_position:
         return a
     if b_position + b_deleted < a_position:
-        return (a_position + len(b_inserted) - b_deleted, a_deleted, a_inserted)
+        return shifted(a, b)
     return None
+
+
+def shifted(a: Region, earlier: Region) -> Region:
+    """``a`` moved by the length change of a region ``earlier`` that ends before it begins."""
+    position, deleted, inserted = a
+    return (position + len(earlier[2]) - earlier[1], deleted, inserted)
 
 
 def components_of(position: int, deleted: int, inserted: str) -> tuple[Component, ...]:

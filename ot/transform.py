@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 from ot.components import Component, push, trimmed
 from ot.operation import TextOperation
-from ot.regions import Region, components_of, rebased, region_of
+from ot.regions import Region, components_of, rebased, region_of, shifted
 
 
 def transform(a: TextOperation, b: TextOperation) -> tuple[TextOperation, TextOperation]:
@@ -31,9 +31,8 @@ def transform(a: TextOperation, b: TextOperation) -> tuple[TextOperation, TextOp
         b_region = region_of(bc)
         if b_region is not None:
             a2 = rebased(a_region, b_region)
-            if a2 is not None:
-                b2 = rebased(b_region, a_region)
-                assert b2 is not None  # regions apart one way are apart the other way
+            if a2 is not None:  # apart: the earlier region stays, the later one shifts
+                b2 = shifted(b_region, a_region) if a2 is a_region else b_region
                 return _rewrapped(a, a_region, a2), _rewrapped(b, b_region, b2)
     return TextOperation._of(_walk(ac, bc, True)), TextOperation._of(_walk(bc, ac, False))
 
