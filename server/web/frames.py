@@ -69,17 +69,28 @@ class Fault:
 Event = Message | Ping | Pong | Close | Fault
 
 
-def _frame_size(data: bytes) -> int:
-    """The size of the client frame that starts ``data``, as far as its header tells: the
-    header's own size while the header is incomplete."""
-    if len(data) < 2:
-        return 2
-    length = data[1] & 0x7F
+def _payload_length(buffer: bytes, start: int) -> tuple[int, int] | None:
+    """The payload length of the frame at ``start`` and where its mask begins (relative to
+    ``start``); None while the header is incomplete."""
+    available = len(buffer) - start
+    if available < 2:
+        return None
+    length = buffer[start + 1] & 0x7F
     if length == 126:
-        return 4 if len(data) < 4 else 4 + _MASK_BYTES + int.from_bytes(data[2:4], "big")
+        return None if available < 4 else (struct.unpack_from("!H", buffer, start + 2)[0], 4)
     if length == 127:
-        return 10 if len(data) < 10 else 10 + _MASK_BYTES + int.from_bytes(data[2:10], "big")
-    return 2 + _MASK_BYTES + length
+        return None if available < 10 else (struct.unpack_from("!Q", buffer, start + 2)[0], 10)
+    return length, 2
+
+
+def _frame_size(data: bytes) -> int:
+    """The size of the client frame that starts ``data`` as far as its header tells; while
+    the header itself is incomplete, one byte more than ``data`` (any read may finish it)."""
+    header = _payload_length(data, 0)
+    if header is None:
+        return len(data) + 1
+    length, offset = header
+    return offset + _MASK_BYTES + length
 
 
 class FrameReader:
@@ -164,24 +175,16 @@ class FrameReader:
     def _frame_at(self, buffer: bytes, start: int) -> tuple[Event | None, int] | None:
         """The event of the frame at ``start`` (None for a non-final fragment) and where the
         next frame begins; None while the frame is incomplete."""
-        available = len(buffer) - start
-        if available < 2:
+        if len(buffer) - start < 2:
             return None
         first, second = buffer[start], buffer[start + 1]
-        opcode, length, offset = first & 0x0F, second & 0x7F, 2
         fault = self._header_fault(first, second)
         if fault is not None:
             return fault, start
-        if length == 126:
-            if available < 4:
-                return None
-            (length,) = struct.unpack_from("!H", buffer, start + 2)
-            offset = 4
-        elif length == 127:
-            if available < 10:
-                return None
-            (length,) = struct.unpack_from("!Q", buffer, start + 2)
-            offset = 10
+        header = _payload_length(buffer, start)
+        if header is None:
+            return None
+        (length, offset), opcode = header, first & 0x0F
         if opcode < _CLOSE and self._fragments_size + length > self.max_size:
             return Fault(CLOSE_MESSAGE_TOO_BIG, f"message over {self.max_size} bytes"), start
         end = start + offset + _MASK_BYTES + length
