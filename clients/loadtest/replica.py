@@ -73,18 +73,11 @@ class Replica:
             self.length = len(self.text)
             return
         local = self.client.apply_server(seen.op(self.doc_id, self.version + 1, op))
-        reads = delta = 0  # ``base_length`` and ``length_delta`` in one pass
-        for c in local.components:
-            if isinstance(c, str):
-                delta += len(c)
-            elif c > 0:
-                reads += c
-            else:
-                reads -= c
-                delta += c
-        if reads > self.length:
-            raise InvalidOperation(f"a remote op reads {reads} characters of {self.length}")
-        self.length += delta
+        if local.base_length > self.length:
+            raise InvalidOperation(
+                f"a remote op reads {local.base_length} characters of {self.length}"
+            )
+        self.length += local.length_delta
 
 
 class SeenOps:
