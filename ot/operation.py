@@ -14,6 +14,7 @@ from typing import Any
 
 from ot.components import Component, push, trimmed
 from ot.errors import InvalidOperation, LengthMismatch
+from ot.regions import Region, components_of, region_of
 
 # The largest length an operation may carry: JavaScript's largest exact integer, so that every
 # valid operation survives a round trip through a browser.
@@ -37,9 +38,10 @@ class TextOperation:
     negative int deletes, e.g. ``[5, "hi", -3]``. Equality and hashing follow the normal form.
     """
 
-    __slots__ = ("_components",)
+    __slots__ = ("_components", "_region")
 
     _components: tuple[Component, ...]
+    _region: Region | None  # set on first use of ``region``
 
     def __init__(self, components: Iterable[Component] = ()) -> None:
         """Build an operation from components in wire form, normalizing them."""
@@ -62,6 +64,14 @@ class TextOperation:
         """Wrap components already in normal form, skipping validation (internal hot path)."""
         op = _new(cls)
         _set_attr(op, "_components", components)
+        return op
+
+    @classmethod
+    def _of_region(cls, region: Region) -> TextOperation:
+        """The op of a region (which must change something), its region already known."""
+        op = _new(cls)
+        _set_attr(op, "_components", components_of(*region))
+        _set_attr(op, "_region", region)
         return op
 
     # -- constructors -------------------------------------------------------------------------
@@ -119,6 +129,17 @@ class TextOperation:
         return list(self._components)
 
     @property
+    def region(self) -> Region | None:
+        """``(position, deleted, inserted)`` when the op changes one stretch of text (a keystroke,
+        a paste), else None. Computed once: transform's fast path reads it at every rebase."""
+        try:
+            return self._region
+        except AttributeError:
+            region = region_of(self._components)
+            _set_attr(self, "_region", region)
+            return region
+
+    @property
     def base_length(self) -> int:
         """How many characters the op reads: the shortest text it can be applied to."""
         n = 0
@@ -130,6 +151,9 @@ class TextOperation:
     @property
     def length_delta(self) -> int:
         """How much the op changes the length of a text: inserted minus deleted characters."""
+        region = self.region
+        if region is not None:
+            return len(region[2]) - region[1]
         n = 0
         for c in self._components:
             if isinstance(c, str):

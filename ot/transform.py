@@ -16,48 +16,71 @@ passes the incoming op as ``a``, as ShareDB and ot.js do. The results equal Shar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from ot.components import Component, push, trimmed
 from ot.operation import TextOperation
-from ot.regions import Region, components_of, rebased, region_of, shifted
+from ot.regions import Region, rebased, shifted
 
 
 def transform(a: TextOperation, b: TextOperation) -> tuple[TextOperation, TextOperation]:
     """Return ``(a2, b2)``: ``a`` rebased past ``b``, ``b`` rebased past ``a``; ``a`` wins ties."""
-    ac, bc = a.components, b.components
-    a_region = region_of(ac)
+    a_region = a.region
     if a_region is not None:
-        b_region = region_of(bc)
+        b_region = b.region
         if b_region is not None:
             a2 = rebased(a_region, b_region)
             if a2 is not None:  # apart: the earlier region stays, the later one shifts
                 b2 = shifted(b_region, a_region) if a2 is a_region else b_region
-                return _rewrapped(a, a_region, a2), _rewrapped(b, b_region, b2)
+                return _moved(a, a_region, a2), _moved(b, b_region, b2)
+    ac, bc = a.components, b.components
     return TextOperation._of(_walk(ac, bc, True)), TextOperation._of(_walk(bc, ac, False))
-
-
-def _rewrapped(op: TextOperation, region: Region, moved: Region) -> TextOperation:
-    return op if moved is region else TextOperation._of(components_of(*moved))
 
 
 def transform_side(op: TextOperation, other: TextOperation, *, left: bool) -> TextOperation:
     """Rebase ``op`` past the concurrent ``other``; ``left`` says whether ``op`` wins ties."""
-    return TextOperation._of(_transform_side(op.components, other.components, left))
+    region = op.region
+    if region is not None:
+        other_region = other.region
+        if other_region is not None:
+            moved = rebased(region, other_region)
+            if moved is not None:
+                return _moved(op, region, moved)
+    return TextOperation._of(_walk(op.components, other.components, left))
 
 
-def transform_against(op: TextOperation, committed: Iterable[TextOperation]) -> TextOperation:
+def _moved(op: TextOperation, region: Region, moved: Region) -> TextOperation:
+    return op if moved is region else TextOperation._of_region(moved)
+
+
+def transform_against(op: TextOperation, committed: Sequence[TextOperation]) -> TextOperation:
     """Rebase ``op`` past a run of consecutive committed ops, winning every tie.
 
     This is the server's transform-to-head step: ``op`` was made against the version before the
     first of ``committed``, and the result applies to the text after the last.
     """
-    components = op.components
-    for c in committed:
-        if not components:
+    start = 0
+    region = op.region
+    if region is not None:
+        # ``rebased`` in a loop, unrolled: a hot-document op is rebased past dozens of others.
+        position, deleted, inserted = region
+        for c in committed:
+            other = c.region
+            if other is None:
+                break
+            other_position, other_deleted, other_inserted = other
+            if other_position + other_deleted < position:
+                position += len(other_inserted) - other_deleted
+            elif position + deleted >= other_position:
+                break  # touching or overlapping: the general walk decides
+            start += 1
+        if position != region[0]:
+            op = TextOperation._of_region((position, deleted, inserted))
+    for c in committed[start:]:
+        if op.is_noop:
             break
-        components = _transform_side(components, c.components, True)
-    return TextOperation._of(components)
+        op = transform_side(op, c, left=True)
+    return op
 
 
 def transform_index(index: int, op: TextOperation, *, own: bool = False) -> int:
@@ -90,25 +113,8 @@ def transform_selection(
     return transform_index(anchor, op, own=own), transform_index(head, op, own=own)
 
 
-def _transform_side(
-    op: Sequence[Component], other: Sequence[Component], left: bool
-) -> tuple[Component, ...]:
-    """Rebase raw components ``op`` past ``other``: by arithmetic when both change one region
-    and the regions are apart (``ot.regions``), else by the general walk."""
-    region = region_of(op)
-    if region is not None:
-        other_region = region_of(other)
-        if other_region is not None:
-            moved = rebased(region, other_region)
-            if moved is region:
-                return tuple(op)
-            if moved is not None:
-                return components_of(*moved)
-    return _walk(op, other, left)
-
-
 def _walk(op: Sequence[Component], other: Sequence[Component], left: bool) -> tuple[Component, ...]:
-    """The general case of ``_transform_side``.
+    """The general case of ``transform_side``.
 
     Walks ``other`` and consumes ``op`` over the same stretch of the original text. Inserts in
     ``op`` are never split: they read nothing of the original text.

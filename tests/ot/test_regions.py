@@ -50,19 +50,40 @@ def test_fast_path_equals_the_general_walk(ops: tuple[TextOperation, TextOperati
     assert_normal_form(b2)
 
 
+@st.composite
+def mixed_ops(draw: st.DrawFn, length: int) -> TextOperation:
+    """Mostly one-region edits, sometimes an op of two regions, which leaves the fast path."""
+    if length >= 3 and draw(st.integers(0, 4)) == 0:
+        first = draw(st.integers(0, length - 3))
+        parts = (first, "p", -1, length - first - 2, "q")
+        return TextOperation([c for c in parts if c != 0])
+    return draw(region_ops(length))
+
+
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.data())
 def test_transform_against_equals_walking_each_op(data: st.DataObject) -> None:
-    length = data.draw(st.integers(0, 12))
-    op = data.draw(region_ops(length))
+    # A run long enough that the op is often shifted many times before it touches another.
+    length = data.draw(st.integers(0, 20))
+    op = data.draw(mixed_ops(length))
     committed: list[TextOperation] = []
-    for _ in range(data.draw(st.integers(1, 4))):
-        committed.append(data.draw(region_ops(length)))
+    for _ in range(data.draw(st.integers(1, 12))):
+        committed.append(data.draw(mixed_ops(length)))
         length += committed[-1].length_delta
     walked_components = op.components
     for c in committed:
         walked_components = _walk(walked_components, c.components, True)
-    assert transform_against(op, committed).components == walked_components
+    rebased = transform_against(op, committed)
+    assert rebased.components == walked_components
+    assert rebased.region == region_of(walked_components)
+    assert_normal_form(rebased)
+
+
+@given(st.data())
+def test_region_is_the_components_region(data: st.DataObject) -> None:
+    op = data.draw(mixed_ops(data.draw(st.integers(0, 20))))
+    assert op.region == region_of(op.components)
+    assert op.region is op.region  # computed once
 
 
 @given(st.integers(0, 50), st.integers(0, 5), st.sampled_from(["", "a", "bc"]))
