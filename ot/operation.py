@@ -142,6 +142,9 @@ class TextOperation:
     @property
     def base_length(self) -> int:
         """How many characters the op reads: the shortest text it can be applied to."""
+        region = self.region
+        if region is not None:
+            return region[0] + region[1]
         n = 0
         for c in self._components:
             if isinstance(c, int):

@@ -66,9 +66,8 @@ def shifted(a: Region, earlier: Region) -> Region:
 
 def components_of(position: int, deleted: int, inserted: str) -> tuple[Component, ...]:
     """The normal form of a region (which must change something)."""
-    out: list[Component] = [position] if position else []
-    if deleted:
-        out.append(-deleted)
-    if inserted:
-        out.append(inserted)
-    return tuple(out)
+    if not deleted:
+        return (position, inserted) if position else (inserted,)
+    if not inserted:
+        return (position, -deleted) if position else (-deleted,)
+    return (position, -deleted, inserted) if position else (-deleted, inserted)

@@ -197,15 +197,16 @@ class Editor:
         if message["version"] != replica.version + 1:
             self._break(replica, "version_gap")
             return
-        op, version, seen = message["op"], message["version"], self._context.seen
+        wire = message["op"]
         try:
-            replica.remote(op, seen)
-        except OTError:
+            seen = self._context.seen.committed(replica.doc_id, message["version"], wire)
+            replica.remote(wire, seen.op)
+        except (OTError, TypeError):  # TypeError: an op that is not even a list
             self._break(replica, "remote_op_invalid")
             return
         stats = self._context.stats
         stats.received += 1
-        micros = seen.micros(replica.doc_id, version, op)
+        micros = seen.micros
         if micros is not None and stats.window_start_us <= micros < stats.window_end_us:
             stats.broadcast.record((received_us - micros) / 1e6)
 
@@ -293,7 +294,8 @@ class Editor:
                 replica.ack()
                 outstanding = None
             elif entry["client"] != self.client_id:
-                replica.remote(entry["op"], self._context.seen)
+                seen = self._context.seen.committed(replica.doc_id, entry["version"], entry["op"])
+                replica.remote(entry["op"], seen.op)
         resubmission = replica.client.resubmission()
         if resubmission is not None:
             self._submit(replica, resubmission)

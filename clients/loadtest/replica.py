@@ -13,7 +13,7 @@ the server's; a lean one must match the server's version and length.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from clients.loadtest.edits import op_micros
 from ot import Client, InvalidOperation, Submission, TextOperation
@@ -60,19 +60,20 @@ class Replica:
         self._buffered = []
         return acked, submission
 
-    def remote(self, op: list[Any], seen: SeenOps) -> None:
+    def remote(self, wire: list[Any], trusted: TextOperation) -> None:
         """Apply an op another client committed at ``version + 1``.
 
-        A full replica parses it with every check (``from_json``) and applies it to its text. A
-        lean one takes the server's normal form, parsed once per process (``seen``), and checks
-        instead that the rebased op fits its length, as ``apply`` would.
+        A full replica parses its wire form with every check (``from_json``) and applies it to
+        its text. A lean one takes ``trusted``, the same op parsed once per process from the
+        server's normal form (``SeenOps``), and checks instead that the rebased op fits its
+        length, as ``apply`` would.
         """
         if self.text is not None:
-            local = self.client.apply_server(TextOperation.from_json(op))
+            local = self.client.apply_server(TextOperation.from_json(wire))
             self.text = local.apply(self.text)
             self.length = len(self.text)
             return
-        local = self.client.apply_server(seen.op(self.doc_id, self.version + 1, op))
+        local = self.client.apply_server(trusted)
         if local.base_length > self.length:
             raise InvalidOperation(
                 f"a remote op reads {local.base_length} characters of {self.length}"
@@ -80,40 +81,35 @@ class Replica:
         self.length += local.length_delta
 
 
+class SeenOp(NamedTuple):
+    """A committed op as received: parsed from the server's normal form, and the intended send
+    time (µs) its timestamp token carries, if any."""
+
+    op: TextOperation
+    micros: int | None
+
+
 class SeenOps:
     """The remote ops one load process has received, each parsed once: every editor of a
     document receives the same op at each version, so its normal form and its timestamp token
     need not be read again on each of the editor's connections. Bounded: it forgets everything
-    once it holds ``limit`` ops (a late editor then parses its op itself)."""
+    once it holds ``limit`` ops (a late editor then parses its op again)."""
 
-    __slots__ = ("_micros", "_ops", "limit")
+    __slots__ = ("_ops", "limit")
 
     def __init__(self, limit: int = 8192) -> None:
         self.limit = limit
-        self._ops: dict[tuple[str, int], TextOperation] = {}
-        self._micros: dict[tuple[str, int], int | None] = {}
+        self._ops: dict[tuple[str, int], SeenOp] = {}
 
-    def op(self, doc_id: str, version: int, wire: list[Any]) -> TextOperation:
+    def committed(self, doc_id: str, version: int, wire: list[Any]) -> SeenOp:
         """The op committed at ``version``, from its wire form (the server's normal form)."""
         key = (doc_id, version)
-        op = self._ops.get(key)
-        if op is None:
-            self._make_room(self._ops)
-            op = self._ops[key] = TextOperation.from_normal_json(wire)
-        return op
-
-    def micros(self, doc_id: str, version: int, wire: list[Any]) -> int | None:
-        """The intended send time (µs) carried by the op committed at ``version``."""
-        key = (doc_id, version)
-        if key in self._micros:
-            return self._micros[key]
-        self._make_room(self._micros)
-        micros = self._micros[key] = op_micros(wire)
-        return micros
-
-    def _make_room(self, seen: dict[Any, Any]) -> None:
-        if len(seen) >= self.limit:
-            seen.clear()
+        seen = self._ops.get(key)
+        if seen is None:
+            if len(self._ops) >= self.limit:
+                self._ops.clear()
+            seen = self._ops[key] = SeenOp(TextOperation.from_normal_json(wire), op_micros(wire))
+        return seen
 
 
 def submit_message(doc_id: str, submission: Submission) -> dict[str, Any]:

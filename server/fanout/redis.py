@@ -55,7 +55,7 @@ class RedisFanOut:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed by newer redis-py
         if self._redis is not None:
             await self._redis.aclose()
 

@@ -125,8 +125,9 @@ def test_a_lean_replica_keeps_the_length_a_full_one_has() -> None:
             unacked = [getattr(state, n) for n in ("outstanding", "buffer") if hasattr(state, n)]
             server_length = lean.length - sum(op.length_delta for op in unacked)
             remote = maker.edit(server_length, step).to_json()
-            full.remote(remote, seen)
-            lean.remote(remote, seen)
+            trusted = seen.committed("d", lean.version + 1, remote).op
+            full.remote(remote, trusted)
+            lean.remote(remote, trusted)
         assert full.text is not None and lean.text is None
         assert lean.length == full.length == len(full.text)
         assert lean.version == full.version and lean.pending == full.pending
@@ -246,10 +247,10 @@ def test_edits_carry_their_timestamp_through_composition() -> None:
 def test_seen_ops_parse_each_version_once_and_stay_bounded() -> None:
     seen = SeenOps(limit=2)
     wire: list[int | str] = [3, "{1f}", -4]
-    first = seen.op("d", 7, wire)
-    assert seen.op("d", 7, wire) is first  # parsed once, shared by every editor of the process
-    assert first.to_json() == wire and seen.micros("d", 7, wire) == op_micros(wire) == 0x1F
-    assert seen.op("e", 7, [1, "x"]) is not first  # per document
-    seen.op("d", 8, [2, "y"])  # the limit reached: forgotten, parsed again on demand
-    again = seen.op("d", 7, wire)
+    first = seen.committed("d", 7, wire)
+    assert seen.committed("d", 7, wire) is first  # parsed once, shared by every editor
+    assert first.op.to_json() == wire and first.micros == op_micros(wire) == 0x1F
+    assert seen.committed("e", 7, [1, "x"]) is not first  # per document
+    seen.committed("d", 8, [2, "y"])  # the limit reached: forgotten, parsed again on demand
+    again = seen.committed("d", 7, wire)
     assert again is not first and again == first
