@@ -140,7 +140,7 @@ class Outbox:
         if not self._queue:
             # Within one turn the transport's buffer cannot shrink: read it once per frame.
             self._backlog = self._transport_backlog()
-        if not self._scheduled and not (paced and self._pace()):
+        if not (self._scheduled or (paced and (self._paced or self._pace()))):
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
         self._queue.append(message)
@@ -168,9 +168,8 @@ class Outbox:
             await self._closer
 
     def _pace(self) -> bool:
-        """Whether a relayed message can wait for the pacer (which is then due to flush)."""
-        if self._paced:
-            return True
+        """Whether a relayed message can wait for the pacer (which is then due to flush), on a
+        connection that has nothing waiting for it yet."""
         pacer = self._pacer
         if pacer is None:
             return False
