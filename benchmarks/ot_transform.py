@@ -3,6 +3,8 @@
 The pairs model what a hub sees from people typing in one document: inserts and deletes of 1-3
 characters and small replacements, at random positions of a 10 KB text. Pairs are generated from a
 seed before timing, and a sample is checked against TP1 so the benchmark cannot measure garbage.
+With ``--behind N`` it times the hub's rebase step instead: ``transform_against`` of an op made
+``N`` versions ago past the ``N`` ops committed since, checked against folding ``transform``.
 Standard library and ``ot`` only.
 """
 
@@ -16,7 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ot import TextOperation, transform
+from ot import TextOperation, transform, transform_against
 
 TARGET_PAIRS_PER_SECOND = 200_000
 ALPHABET = string.ascii_letters + string.digits + "      \n"
@@ -92,6 +94,63 @@ def report(pairs: int, rounds: int, best: float) -> None:
     print(f"  target >= {TARGET_PAIRS_PER_SECOND:,} pairs/s: {verdict}")
 
 
+Rebase = tuple[TextOperation, Sequence[TextOperation]]
+
+
+def random_rebases(
+    rng: random.Random, count: int, behind: int, text_length: int, replace_share: float
+) -> list[Rebase]:
+    """``count`` ops, each made against a version ``behind`` ops before the head of one shared
+    history of consecutive edits, with the ``behind`` committed ops it must be rebased past."""
+    history: list[TextOperation] = []
+    lengths = [text_length]  # the text's length before each history op
+    for _ in range(count + behind):
+        history.append(random_op(rng, lengths[-1], replace_share))
+        lengths.append(lengths[-1] + history[-1].length_delta)
+    return [
+        (random_op(rng, lengths[start], replace_share), history[start : start + behind])
+        for start in range(count)
+    ]
+
+
+def check_rebases(rebases: Sequence[Rebase]) -> None:
+    """Exit 1 unless ``transform_against`` equals folding ``transform`` over the same ops."""
+    for index, (op, committed) in enumerate(rebases):
+        folded = op
+        for c in committed:
+            folded, _ = transform(folded, c)
+        if transform_against(op, committed) != folded:
+            print(f"error: rebase {index} differs from folding transform: {op!r}", file=sys.stderr)
+            sys.exit(1)
+
+
+def time_rebases(rebases: Sequence[Rebase]) -> float:
+    """Rebase every op once and return the wall time."""
+    gc.collect()
+    started = time.perf_counter()
+    for op, committed in rebases:
+        transform_against(op, committed)
+    return time.perf_counter() - started
+
+
+def run_rebases(args: argparse.Namespace, rng: random.Random) -> None:
+    count = max(1, args.pairs // args.behind)
+    rebases = random_rebases(rng, count, args.behind, args.text_length, args.replace_share)
+    checked = rng.sample(rebases, min(args.check, len(rebases)))
+    check_rebases(checked)
+    print(
+        f"{count:,} ops rebased past {args.behind} committed ops each (seed {args.seed}); "
+        f"equal to folding transform on {len(checked):,} sampled ops"
+    )
+    times: list[float] = []
+    for r in range(1, args.rounds + 1):
+        times.append(time_rebases(rebases))
+        print(f"  round {r}/{args.rounds}: {times[-1]:.3f} s", flush=True)
+    best = min(times)
+    print(f"best of {args.rounds}: {best / count * 1e6:.2f} us per rebased op, "
+          f"{best / (count * args.behind) * 1e9:.0f} ns per committed op passed")  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.ot_transform",
@@ -116,9 +175,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="share of replacements; the rest is half inserts, half deletes (default: %(default)s)",
     )
     add("--check", type=int, default=5_000, help="pairs checked for TP1 (default: %(default)s)")
+    add(
+        "--behind",
+        type=int,
+        default=0,
+        help="time the hub's rebase of an op made this many versions ago instead (default: off)",
+    )
     args = parser.parse_args(argv)
-    if min(args.pairs, args.rounds) < 1 or args.text_length < 3 or args.check < 0:
-        parser.error("--pairs and --rounds must be >= 1, --text-length >= 3, --check >= 0")
+    if min(args.pairs, args.rounds) < 1 or args.text_length < 3 or min(args.check, args.behind) < 0:
+        parser.error(
+            "--pairs and --rounds must be >= 1, --text-length >= 3, --check and --behind >= 0"
+        )
     if not 0 <= args.replace_share <= 1:
         parser.error("--replace-share must be between 0 and 1")
     return args
@@ -127,6 +194,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     rng = random.Random(args.seed)
+    if args.behind:
+        run_rebases(args, rng)
+        return
     text = random_text(rng, args.text_length)
     pairs = random_pairs(rng, args.pairs, args.text_length, args.replace_share)
     checked = rng.sample(pairs, min(args.check, len(pairs)))
