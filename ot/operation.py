@@ -24,6 +24,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 _new = object.__new__
 _set_attr = object.__setattr__
+_NOT_YET: Region = (-1, -1, "")  # a new op's region, until ``region`` first computes it
 
 
 class TextOperation:
@@ -41,7 +42,7 @@ class TextOperation:
     __slots__ = ("_components", "_region")
 
     _components: tuple[Component, ...]
-    _region: Region | None  # set on first use of ``region``
+    _region: Region | None
 
     def __init__(self, components: Iterable[Component] = ()) -> None:
         """Build an operation from components in wire form, normalizing them."""
@@ -58,12 +59,14 @@ class TextOperation:
         # Past the immutability guard: its ``hasattr`` on the unset slot raises and catches an
         # AttributeError, which made building an op cost six times what it does this way.
         _set_attr(self, "_components", trimmed(out))
+        _set_attr(self, "_region", _NOT_YET)
 
     @classmethod
     def _of(cls, components: tuple[Component, ...]) -> TextOperation:
         """Wrap components already in normal form, skipping validation (internal hot path)."""
         op = _new(cls)
         _set_attr(op, "_components", components)
+        _set_attr(op, "_region", _NOT_YET)
         return op
 
     @classmethod
@@ -132,12 +135,11 @@ class TextOperation:
     def region(self) -> Region | None:
         """``(position, deleted, inserted)`` when the op changes one stretch of text (a keystroke,
         a paste), else None. Computed once: transform's fast path reads it at every rebase."""
-        try:
-            return self._region
-        except AttributeError:
+        region = self._region
+        if region is _NOT_YET:
             region = region_of(self._components)
             _set_attr(self, "_region", region)
-            return region
+        return region
 
     @property
     def base_length(self) -> int:

@@ -23,24 +23,19 @@ def region_of(components: Sequence[Component]) -> Region | None:
     n = len(components)
     if not n or n > 3:
         return None
-    position = deleted = 0
-    inserted = ""
-    i = 0
-    c = components[0]
-    if type(c) is int and c > 0:
-        position = c
-        i = 1
-    if i < n:
-        c = components[i]
-        if type(c) is int and c < 0:
-            deleted = -c
-            i += 1
-    if i < n:
-        c = components[i]
-        if type(c) is str:
-            inserted = c
-            i += 1
-    return (position, deleted, inserted) if i == n and (deleted or inserted) else None
+    first = components[0]
+    position = first if isinstance(first, int) and first > 0 else 0
+    at = 1 if position else 0  # past the retain, if there is one
+    if n - at == 1:
+        c = components[at]
+        if isinstance(c, str):
+            return (position, 0, c)
+        return (position, -c, "") if c < 0 else None
+    if n - at == 2:
+        d, c = components[at], components[at + 1]
+        if isinstance(d, int) and d < 0 and isinstance(c, str):
+            return (position, -d, c)
+    return None
 
 
 def rebased(a: Region, b: Region) -> Region | None:
