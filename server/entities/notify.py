@@ -41,6 +41,11 @@ class Subscription:
         self._notifier._subscriptions.discard(self)
         self._pending.clear()
 
+    def drop(self, collection: str) -> None:
+        """Stop receiving hints of one collection, a pending one included."""
+        self.collections = self.collections - {collection}
+        self._pending.pop(collection, None)
+
     def _stop(self) -> None:
         if self._on_stop is not None:
             self._on_stop()

@@ -2,6 +2,8 @@
 
 Bearer tokens are verified by ``server.auth``; a collection's access list (viewer may read,
 editor and owner may write) decides collection access, and a refused write is audited there.
+Read access is watched through the authorizer's list listeners, which hear this process's
+changes at once and other processes' at the periodic re-read of watched lists.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from server.auth.access import Access as AuthAccess
-from server.auth.acl import Action, Resource
+from server.auth.acl import AccessList, Action, Resource
 from server.auth.identity import Identity
+from server.entities.access import Revoked, Unwatch
 from server.entities.errors import Code, EntityError
 from server.protocol.errors import ErrorCode, ProtocolError
 
@@ -57,6 +60,21 @@ class ServerAuthAccess:
                 return False
             raise _mapped(exc) from exc
         return True
+
+    def watch_read(self, user: str | None, collection: str, revoked: Revoked) -> Unwatch:
+        """Watch the collection's list; decide under it with the identity known now (its
+        groups), not the one remembered later, which may have been forgotten meanwhile."""
+        authorizer = self._auth.authorizer
+        identity = self._identity(user)
+
+        def changed(resource: Resource, acl: AccessList) -> None:
+            role = authorizer.role_in(acl, identity)
+            if role is None or not role.allows(Action.READ):
+                revoked()
+
+        resource = Resource.collection(collection)
+        authorizer.watch(resource, changed)
+        return lambda: authorizer.unwatch(resource, changed)
 
     async def _identify(self, token: object, *, via: str) -> str | None:
         try:

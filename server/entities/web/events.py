@@ -2,6 +2,8 @@
 
 Each hint is ``event: changed`` with the same JSON as the WebSocket ``changed`` message. Hints
 pile up coalesced (one per collection, the newest position), so a slow reader costs no memory.
+A revoked read access is ``event: revoked`` with the WebSocket's ``forbidden`` error message,
+and ends that collection's hints (and the stream, once no collection is left).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import orjson
 from aiohttp import web
 
-from server.entities.errors import Code, EntityError
+from server.entities.hints import HintSubscription, revoked_message
 from server.entities.web import http
 from server.entities.web.keys import ENTITY_HINTS, ENTITY_SERVICE
 
@@ -21,10 +23,11 @@ KEEPALIVE_SECONDS = 15.0
 
 
 class _Pending:
-    """Hints waiting to be written: newest position per collection."""
+    """What waits to be written: the newest hint position per collection, and revocations."""
 
     def __init__(self) -> None:
         self.hints: dict[str, int] = {}
+        self.revoked: list[str] = []
         self.ready = asyncio.Event()
         self.stopped = False
 
@@ -32,36 +35,50 @@ class _Pending:
         self.hints[collection] = max(seq, self.hints.get(collection, 0))
         self.ready.set()
 
+    def revoke(self, collection: str) -> None:
+        self.hints.pop(collection, None)  # taken from the notifier before the revocation
+        self.revoked.append(collection)
+        self.ready.set()
+
     def stop(self) -> None:
         self.stopped = True
         self.ready.set()
 
-    def take(self) -> dict[str, int]:
+    def take(self) -> tuple[list[str], dict[str, int]]:
+        revoked, self.revoked = self.revoked, []
         hints, self.hints = self.hints, {}
         self.ready.clear()
-        return hints
+        return revoked, hints
 
 
 @routes.get("/v1/events")
 @http.handles_errors
 async def events(request: web.Request) -> web.StreamResponse:
-    """``?collections=a,b`` (default: every readable one): a stream of ``changed`` hints."""
+    """``?collections=a,b`` (default: every readable one): a stream of ``changed`` hints, and a
+    ``revoked`` event for each collection whose read access is revoked; the stream ends when
+    none is left."""
     service = request.app[ENTITY_SERVICE]
     user = await service.access.identify(request.headers)
-    names = http.query_list(request, "collections") or list(service.config.collections)
+    names = sorted(set(http.query_list(request, "collections") or service.config.collections))
     for name in names:
         service.collection(name)
-        if not await service.access.may_read(user, name):
-            raise EntityError(Code.FORBIDDEN, f"you may not read collection {name!r}")
+    pending = _Pending()
+    subscription = await HintSubscription.open(
+        service.notifier,
+        service.access,
+        user,
+        names,
+        pending.add,
+        on_revoked=pending.revoke,
+        on_stop=pending.stop,
+    )
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
-    await response.prepare(request)
-    pending = _Pending()
-    subscription = service.notifier.subscribe(names, pending.add, on_stop=pending.stop)
     try:
-        await response.write(b": subscribed " + orjson.dumps(sorted(set(names))) + b"\n\n")
-        await _stream(request, response, pending)
+        await response.prepare(request)
+        await response.write(b": subscribed " + orjson.dumps(names) + b"\n\n")
+        await _stream(request, response, pending, subscription)
     except (ConnectionError, RuntimeError):
         pass  # the client went away
     finally:
@@ -69,15 +86,25 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _stream(request: web.Request, response: web.StreamResponse, pending: _Pending) -> None:
+async def _stream(
+    request: web.Request,
+    response: web.StreamResponse,
+    pending: _Pending,
+    subscription: HintSubscription,
+) -> None:
     hints = request.app[ENTITY_HINTS]
     while not pending.stopped:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pending.ready.wait(), KEEPALIVE_SECONDS)
-        batch = pending.take()
-        if not batch:
+        revoked, batch = pending.take()
+        if not revoked and not batch:
             await response.write(b": keep-alive\n\n")
             continue
+        for collection in revoked:
+            data = orjson.dumps(revoked_message(collection))
+            await response.write(b"event: revoked\ndata: " + data + b"\n\n")
         for collection, seq in sorted(batch.items()):
             data = orjson.dumps(hints.hint(collection, seq))
             await response.write(b"event: changed\ndata: " + data + b"\n\n")
+        if not subscription.collections:
+            return  # every collection was revoked: nothing more can come
