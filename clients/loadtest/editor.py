@@ -194,12 +194,13 @@ class Editor:
         replica = self.replicas.get(message["doc"])
         if replica is None or replica.broken:
             return
-        if message["version"] != replica.version + 1:
+        version = message["version"]
+        if version != replica.version + 1:
             self._break(replica, "version_gap")
             return
         wire = message["op"]
         try:
-            seen = self._context.seen.committed(replica.doc_id, message["version"], wire)
+            seen = self._context.seen.committed(replica.doc_id, version, wire)
             replica.remote(wire, seen.op)
         except (OTError, TypeError):  # TypeError: an op that is not even a list
             self._break(replica, "remote_op_invalid")

@@ -168,7 +168,9 @@ class CommitPipeline:
         since = [c.op for c in await self._history.since(doc, pending.base_version)]
         # only the batch's ops after the base: a base inside the batch has seen the ones before
         since.extend(c.op for c in batch if c.version > pending.base_version)
-        base_length = length - sum(op.length_delta for op in since)
+        base_length = doc.length_at(pending.base_version)
+        if base_length is None:  # the base is in this batch, or older than memory
+            base_length = length - sum(op.length_delta for op in since)
         if pending.op.base_length > base_length:
             raise ProtocolError(
                 ErrorCode.OP_MISMATCH,

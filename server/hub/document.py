@@ -60,6 +60,7 @@ class Document:
     history_limit: int
     snapshot_version: int = 0
     history: deque[CommittedOp] = field(init=False)
+    lengths: deque[int] = field(init=False)  # the text's length after each op of ``history``
     subscribers: set[Subscriber] = field(default_factory=set)
     presence: dict[Subscriber, Presence] = field(default_factory=dict)
     last_seqs: dict[str, int] = field(default_factory=dict)
@@ -72,6 +73,7 @@ class Document:
 
     def __post_init__(self) -> None:
         self.history = deque(maxlen=self.history_limit)
+        self.lengths = deque(maxlen=self.history_limit)
 
     def history_since(self, version: int) -> list[CommittedOp] | None:
         """Ops committed after ``version`` from memory, or None if memory no longer has them all."""
@@ -81,6 +83,15 @@ class Document:
             return None
         start = version + 1 - self.history[0].version
         return [self.history[i] for i in range(start, len(self.history))]
+
+    def length_at(self, version: int) -> int | None:
+        """The text's length at ``version``, or None if memory no longer has that version."""
+        if version == self.version:
+            return len(self.text)
+        if not self.history:
+            return None
+        index = version - self.history[0].version
+        return self.lengths[index] if 0 <= index < len(self.lengths) else None
 
     def committed_version(self, client_id: str, seq: int) -> int | None:
         """The version at which ``(client_id, seq)`` committed, if memory still has it."""
@@ -94,6 +105,12 @@ class Document:
         self.text = text
         self.version = ops[-1].version
         self.history.extend(ops)
+        after: list[int] = []  # the length after each op, newest first
+        length = len(text)
+        for entry in reversed(ops):
+            after.append(length)
+            length -= entry.op.length_delta
+        self.lengths.extend(reversed(after))
         for entry in ops:
             self.last_seqs[entry.client_id] = entry.seq
             for owner, presence in self.presence.items():
