@@ -295,8 +295,7 @@ class Editor:
                 replica.ack()
                 outstanding = None
             elif entry["client"] != self.client_id:
-                seen = self._context.seen.committed(replica.doc_id, entry["version"], entry["op"])
-                replica.remote(entry["op"], seen.op)
+                replica.remote(entry["op"])
         resubmission = replica.client.resubmission()
         if resubmission is not None:
             self._submit(replica, resubmission)

@@ -60,19 +60,21 @@ class Replica:
         self._buffered = []
         return acked, submission
 
-    def remote(self, wire: list[Any], trusted: TextOperation) -> None:
+    def remote(self, wire: list[Any], trusted: TextOperation | None = None) -> None:
         """Apply an op another client committed at ``version + 1``.
 
         A full replica parses its wire form with every check (``from_json``) and applies it to
-        its text. A lean one takes ``trusted``, the same op parsed once per process from the
-        server's normal form (``SeenOps``), and checks instead that the rebased op fits its
-        length, as ``apply`` would.
+        its text. A lean one trusts the server's normal form: it takes ``trusted``, the same op
+        parsed once per process (``SeenOps``), or parses ``wire`` without checks, and checks
+        instead that the rebased op fits its length, as ``apply`` would.
         """
         if self.text is not None:
             local = self.client.apply_server(TextOperation.from_json(wire))
             self.text = local.apply(self.text)
             self.length = len(self.text)
             return
+        if trusted is None:
+            trusted = TextOperation.from_normal_json(wire)
         local = self.client.apply_server(trusted)
         if local.base_length > self.length:
             raise InvalidOperation(
