@@ -232,6 +232,10 @@ class TextOperation:
     def __repr__(self) -> str:
         return f"TextOperation({list(self._components)!r})"
 
+    def __reduce__(self) -> tuple[type[TextOperation], tuple[list[Component]]]:
+        # copy and pickle rebuild the op from its wire form, never slot by slot past the guard
+        return (TextOperation, (list(self._components),))
+
     def __setattr__(self, name: str, value: object) -> None:
         if hasattr(self, "_components"):
             raise AttributeError("TextOperation is immutable")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
+import pickle
 
 import orjson
 import pytest
@@ -295,6 +297,15 @@ def test_operations_are_immutable() -> None:
     built = TextOperation([2]).compose(TextOperation([1, "y"]))  # made through the fast path
     with pytest.raises(AttributeError):
         built._components = ()
+
+
+def test_operations_copy_and_pickle() -> None:
+    op = TextOperation([3, -1, "x"])
+    assert op.region == (3, 1, "x")  # a region already computed is not carried, but recomputed
+    for copied in (copy.copy(op), copy.deepcopy(op), pickle.loads(pickle.dumps(op))):
+        assert copied == op and copied.region == op.region
+        with pytest.raises(AttributeError):
+            copied._components = ()
 
 
 def test_from_normal_json_wraps_a_normal_wire_form_as_it_is() -> None:
