@@ -14,14 +14,18 @@ from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from clients.loadtest import LoadOptions, TargetRefused, parse_target, run_loadtest
+from clients.loadtest.editor import Context, EditGate, Editor
 from clients.loadtest.edits import EditMaker, op_micros, token_micros
 from clients.loadtest.latency import LatencyHistogram
 from clients.loadtest.parts import LoadTestError
 from clients.loadtest.replica import Replica, SeenOps
+from clients.loadtest.stats import PartStats, RunClock
 from server.cli import main
 from server.config import Settings
 from server.entities.config import parse_config
@@ -254,3 +258,50 @@ def test_seen_ops_parse_each_version_once_and_stay_bounded() -> None:
     seen.committed("d", 8, [2, "y"])  # the limit reached: forgotten, parsed again on demand
     again = seen.committed("d", 7, wire)
     assert again is not first and again == first
+
+
+@pytest.mark.parametrize("keep_text", [True, False], ids=["full", "lean"])
+@pytest.mark.parametrize("bad_op", [5, [10, "x"]], ids=["not-a-list", "past-the-end"])
+async def test_a_malformed_remote_op_breaks_only_its_replica(
+    keep_text: bool, bad_op: object
+) -> None:
+    """A server that sends an op no client could apply: the replica is marked broken with
+    ``remote_op_invalid`` and counted, and the editor keeps reading its socket."""
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            kind = orjson.loads(message.data)["type"]
+            if kind == "hello":
+                await ws.send_str('{"type": "welcome"}')
+            elif kind == "open":
+                doc = orjson.loads(message.data)["doc"]
+                opened = {"type": "opened", "doc": doc, "text": "abc", "version": 0}
+                await ws.send_str(orjson.dumps(opened).decode())
+                if doc == "d":
+                    op = {"type": "op", "doc": doc, "version": 1, "op": bad_op}
+                    await ws.send_str(orjson.dumps(op).decode())
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/ws", handler)
+    async with TestServer(app) as fake, aiohttp.ClientSession() as http:
+        target = parse_target(str(fake.make_url("")), allow_remote=False)
+        stats = PartStats()
+        context = Context(
+            http, target, stats, RunClock(0.0), EditGate(), EditMaker(random.Random(1), 3),
+            SeenOps(),
+        )  # fmt: skip
+        editor = Editor("c1", context, keep_text=keep_text)
+        await editor.connect()
+        replica = await editor.open("d")
+        async with asyncio.timeout(5):
+            while not replica.broken:
+                editor.changed.clear()
+                await editor.changed.wait()
+        assert replica.broken == "remote_op_invalid"
+        assert stats.errors == {"remote_op_invalid": 1}
+        other = await editor.open("e")  # the socket is still read
+        assert other.version == 0 and not other.broken
+        await editor.close()
