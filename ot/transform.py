@@ -28,11 +28,12 @@ def transform(a: TextOperation, b: TextOperation) -> tuple[TextOperation, TextOp
     a_region = a.region
     if a_region is not None:
         b_region = b.region
-        if b_region is not None:  # both one region: apart, the later one shifts (ot.regions)
-            if a_region[0] + a_region[1] < b_region[0]:
+        if b_region is not None:
+            a2 = rebased(a_region, b_region)
+            if a2 is a_region:  # a entirely before b: b shifts
                 return a, TextOperation._of_region(shifted(b_region, a_region))
-            if b_region[0] + b_region[1] < a_region[0]:
-                return TextOperation._of_region(shifted(a_region, b_region)), b
+            if a2 is not None:  # a entirely after b: a shifts
+                return TextOperation._of_region(a2), b
     ac, bc = a.components, b.components
     return TextOperation._of(_walk(ac, bc, True)), TextOperation._of(_walk(bc, ac, False))
 
