@@ -20,6 +20,11 @@ BatchHook = Callable[[int], None]
 
 _log = logging.getLogger(__name__)
 
+SNAPSHOTS_PER_TRANSACTION = 16
+"""Snapshots are an optimisation; appends are what clients wait for. The stores commit snapshots
+in batches of at most this many, one batch at a time, so that a burst of them (every document
+reaching its snapshot interval together) delays an append by one short transaction at most."""
+
 
 class GroupCommitter(Generic[ItemT, ResultT]):
     """Commits queued items in batches, one batch at a time.

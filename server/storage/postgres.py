@@ -20,7 +20,7 @@ from server.storage._codec import (
     decode_op,
     prepare_append,
 )
-from server.storage._group_commit import BatchHook, GroupCommitter
+from server.storage._group_commit import SNAPSHOTS_PER_TRANSACTION, BatchHook, GroupCommitter
 from server.storage.base import CommittedOp, Snapshot, StorageError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -74,6 +74,9 @@ class PostgresStore:
         self._appends: GroupCommitter[AppendCall, bool] = GroupCommitter(
             self._commit_appends, max_batch=max_batch, on_batch=on_commit_batch
         )
+        self._snapshots: GroupCommitter[tuple[str, Snapshot], ValueError | None] = GroupCommitter(
+            self._commit_snapshots, max_batch=SNAPSHOTS_PER_TRANSACTION
+        )
 
     async def open(self) -> None:
         """Connect the pool and create the schema and tables if they are missing."""
@@ -99,6 +102,7 @@ class PostgresStore:
             return
         self._closed = True
         await self._appends.close()
+        await self._snapshots.close()
         if self._pool is not None:
             with _storage_errors("close"):
                 await self._pool.close()
@@ -123,16 +127,13 @@ class PostgresStore:
     async def save_snapshot(self, doc_id: str, snapshot: Snapshot) -> None:
         """Keep ``snapshot`` if it is newer than the stored one (so repeating it is harmless).
 
-        ``ValueError`` for an unknown document or a version beyond the log's head. The head only
-        grows, so checking it before the upsert, outside a transaction, is race-free.
+        ``ValueError`` for an unknown document or a version beyond the log's head. Snapshots
+        saved meanwhile share one transaction, on one connection of the pool.
         """
-        check_snapshot(doc_id, snapshot, await self._head(doc_id))
-        # bytea, not text: PostgreSQL text cannot hold U+0000, which a document may contain.
-        data = snapshot.text.encode()
-        with _storage_errors("save a snapshot"):
-            await self._require_pool().execute(
-                self._sql.save_snapshot, doc_id, snapshot.version, data
-            )
+        self._require_pool()
+        refused = await self._snapshots.submit((doc_id, snapshot))
+        if refused is not None:
+            raise refused
 
     async def ops_since(
         self, doc_id: str, version: int, limit: int | None = None
@@ -194,6 +195,28 @@ class PostgresStore:
         with _storage_errors("read a document"):
             head = await self._require_pool().fetchval(self._sql.head, doc_id)
         return None if head is None else int(head)
+
+    async def _commit_snapshots(
+        self, snapshots: list[tuple[str, Snapshot]]
+    ) -> list[ValueError | None]:
+        """Keep each snapshot the log's head allows; the refusal of each one it does not. The
+        head only grows, so checking it before the upsert is race-free."""
+        refusals: list[ValueError | None] = []
+        with _storage_errors("save a snapshot"):
+            async with self._connected_pool().acquire() as conn, conn.transaction():
+                for doc_id, snapshot in snapshots:
+                    head = await conn.fetchval(self._sql.head, doc_id)
+                    try:
+                        check_snapshot(doc_id, snapshot, None if head is None else int(head))
+                    except ValueError as refusal:
+                        refusals.append(refusal)
+                        continue
+                    # bytea, not text: PostgreSQL text cannot hold U+0000, which a document may
+                    # contain.
+                    data = snapshot.text.encode()
+                    await conn.execute(self._sql.save_snapshot, doc_id, snapshot.version, data)
+                    refusals.append(None)
+        return refusals
 
     async def _commit_appends(self, calls: list[AppendCall]) -> list[bool]:
         with _storage_errors("append"):

@@ -22,7 +22,7 @@ from server.storage._codec import (
     decode_op,
     prepare_append,
 )
-from server.storage._group_commit import BatchHook, GroupCommitter
+from server.storage._group_commit import SNAPSHOTS_PER_TRANSACTION, BatchHook, GroupCommitter
 from server.storage.base import CommittedOp, Snapshot, StorageError
 from server.storage.sqlite_threads import (
     SYNCHRONOUS_MODES,
@@ -106,9 +106,11 @@ class SqliteStore:
 
     ``append`` is group-committed: calls that arrive while a transaction commits are queued and
     committed together in the next one (one fsync); each call returns only after that COMMIT.
-    Within a batch every call is checked on its own, in a savepoint, so a call that lost the race
-    returns False without failing the others. ``synchronous="FULL"`` (the default) makes an
-    acknowledged append survive power loss; ``"NORMAL"`` survives a crash of the process only.
+    Within a batch every call is checked on its own, so a call that lost the race returns False
+    without failing the others. Snapshots are group-committed too, in small batches of their
+    own, so that a burst of them never holds appends back for long. ``synchronous="FULL"`` (the
+    default) makes an acknowledged append survive power loss; ``"NORMAL"`` survives a crash of
+    the process only.
 
     Unknown documents: reads return nothing (None, [], 0); ``append`` at version 1 creates the
     document (as ``create_document`` would) in the same transaction; ``save_snapshot`` raises
@@ -141,6 +143,9 @@ class SqliteStore:
         self._appends: GroupCommitter[AppendCall, bool] = GroupCommitter(
             self._commit_appends, max_batch=max_batch, on_batch=on_commit_batch
         )
+        self._snapshots: GroupCommitter[tuple[str, Snapshot], ValueError | None] = GroupCommitter(
+            self._commit_snapshots, max_batch=SNAPSHOTS_PER_TRANSACTION
+        )
 
     @property
     def path(self) -> Path:
@@ -163,6 +168,7 @@ class SqliteStore:
             return
         self._closed = True
         await self._appends.close()
+        await self._snapshots.close()
         for executor, conn in ((self._writer, self._write_conn), (self._reader, self._read_conn)):
             if conn is not None:
                 await self._run(executor, conn.close)
@@ -184,9 +190,13 @@ class SqliteStore:
     async def save_snapshot(self, doc_id: str, snapshot: Snapshot) -> None:
         """Keep ``snapshot`` if it is newer than the stored one (so repeating it is harmless).
 
-        ``ValueError`` for an unknown document or a version beyond the log's head.
+        ``ValueError`` for an unknown document or a version beyond the log's head. Snapshots
+        saved meanwhile share one transaction.
         """
-        await self._write(partial(_save_snapshot, doc_id=doc_id, snapshot=snapshot))
+        self._check_not_closed()
+        refused = await self._snapshots.submit((doc_id, snapshot))
+        if refused is not None:
+            raise refused
 
     async def ops_since(
         self, doc_id: str, version: int, limit: int | None = None
@@ -235,6 +245,11 @@ class SqliteStore:
     async def _commit_appends(self, calls: list[AppendCall]) -> list[bool]:
         # Not _write: close() drains queued appends through here after refusing new calls.
         return await self._transact(partial(_append_batch, calls=calls, now=time.time()))
+
+    async def _commit_snapshots(
+        self, snapshots: list[tuple[str, Snapshot]]
+    ) -> list[ValueError | None]:
+        return await self._transact(partial(_save_snapshots, snapshots=snapshots))
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         self._check_not_closed()
@@ -308,9 +323,20 @@ def _head(conn: sqlite3.Connection, doc_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _save_snapshot(conn: sqlite3.Connection, doc_id: str, snapshot: Snapshot) -> None:
-    check_snapshot(doc_id, snapshot, _head(conn, doc_id))
-    conn.execute(_UPSERT_SNAPSHOT, (doc_id, snapshot.version, snapshot.text))
+def _save_snapshots(
+    conn: sqlite3.Connection, snapshots: list[tuple[str, Snapshot]]
+) -> list[ValueError | None]:
+    """Keep each snapshot the log's head allows; the refusal of each one it does not."""
+    refusals: list[ValueError | None] = []
+    for doc_id, snapshot in snapshots:
+        try:
+            check_snapshot(doc_id, snapshot, _head(conn, doc_id))
+        except ValueError as refusal:
+            refusals.append(refusal)
+            continue
+        conn.execute(_UPSERT_SNAPSHOT, (doc_id, snapshot.version, snapshot.text))
+        refusals.append(None)
+    return refusals
 
 
 def _load_snapshot(conn: sqlite3.Connection, doc_id: str) -> Snapshot | None:

@@ -102,6 +102,43 @@ async def test_snapshot_of_unknown_document_is_refused(store: Store) -> None:
     assert not await store.document_exists("nope")
 
 
+async def test_snapshots_saved_together_are_each_kept_or_refused_on_their_own(
+    store: Store,
+) -> None:
+    """Snapshots share transactions, but a refused one (unknown document, ahead of the log)
+    neither fails nor blocks the others of its batch."""
+    await append_range(store, "a", 1, 3)
+    await append_range(store, "b", 1, 1)
+    results = await asyncio.gather(
+        store.save_snapshot("a", Snapshot("xxx", 3)),
+        store.save_snapshot("missing", Snapshot("", 0)),
+        store.save_snapshot("b", Snapshot("xxxxx", 5)),
+        store.save_snapshot("b", Snapshot("x", 1)),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[3] is None, results
+    assert isinstance(results[1], ValueError) and isinstance(results[2], ValueError), results
+    assert await store.load_snapshot("a") == Snapshot("xxx", 3)
+    assert await store.load_snapshot("b") == Snapshot("x", 1)
+
+
+async def test_a_burst_of_snapshots_does_not_hold_an_append_back(store: Store) -> None:
+    """Every document reaching its snapshot interval at once queues many snapshots; an append
+    queued behind them waits for one short transaction of them at most, not for all of them."""
+    burst = 200
+    names = [f"doc-{n}" for n in range(burst)]
+    await asyncio.gather(*(store.append(name, [op_at(1)]) for name in names))
+    await store.append("busy", [op_at(1)])
+    snapshots = [
+        asyncio.create_task(store.save_snapshot(name, Snapshot("x" * 10_000, 1))) for name in names
+    ]
+    assert await store.append("busy", [op_at(2)])
+    saved_before_append = sum(task.done() for task in snapshots)
+    await asyncio.gather(*snapshots)
+    assert saved_before_append < burst // 4, saved_before_append
+    assert all([await store.load_snapshot(name) == Snapshot("x" * 10_000, 1) for name in names])
+
+
 async def test_snapshot_ahead_of_the_log_is_refused(store: Store) -> None:
     await store.create_document("doc")
     await append_range(store, "doc", 1, 2)
