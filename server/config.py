@@ -57,7 +57,7 @@ class Settings:
     limits: Limits = Limits()
     hub: HubSettings = HubSettings()
     heartbeat_seconds: float = 30.0
-    broadcast_interval: float = 0.010  # a busy connection's relayed ops share a frame this long
+    broadcast_interval: float = 0.005  # a busy connection's relayed ops share a frame this long
     shutdown_timeout: float = 10.0
     # Seconds a new connection has to send its first request head: then it gets 408 and is
     # closed, so stalled or slowloris clients cannot hold sockets open. 0 switches it off.
