@@ -1,13 +1,16 @@
 """Wires observability into an application: ``/metrics``, the request-id and access-log
-middleware, REST request metrics, and the gauges read at scrape time."""
+middleware, REST request metrics, the gauges read at scrape time and the event loop's lag."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from server.observability import web as metrics_web
 from server.observability.connection import bypassing_connections
 from server.observability.logs import request_log_middleware, send_request_id
+from server.observability.loop_lag import LoopLagProbe
 from server.observability.metrics import Metrics
 from server.web.keys import HUB, SESSIONS
 
@@ -30,3 +33,11 @@ def install(app: web.Application, metrics: Metrics) -> None:
         connections=lambda: len(app[SESSIONS]),
         documents=lambda: app[HUB].open_documents if HUB in app else 0,
     )
+    app.cleanup_ctx.append(_loop_lag_context)
+
+
+async def _loop_lag_context(app: web.Application) -> AsyncIterator[None]:
+    probe = LoopLagProbe(app[metrics_web.METRICS].event_loop_lag.observe)
+    probe.start()
+    yield
+    probe.stop()

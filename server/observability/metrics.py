@@ -47,6 +47,11 @@ class Metrics:
         self._hub_metrics()
         self._web_metrics()
         self._extension_metrics()
+        self.event_loop_lag = self._loop.histogram(
+            "coedit_event_loop_lag_seconds",
+            "How late the event loop ran a timer due every 0.1 s: how long ready work waited.",
+            LATENCY_BUCKETS,
+        )
         self._loop.register()
 
     def _hub_metrics(self) -> None:
