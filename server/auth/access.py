@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
@@ -25,6 +25,8 @@ from server.protocol.errors import ErrorCode, ProtocolError
 from server.storage import StorageError
 
 log = logging.getLogger(__name__)
+
+_REMEMBERED_IDENTITIES = 10_000  # users whose groups are kept between their token and a check
 
 DocumentExists = Callable[[str], Awaitable[bool]]
 NO_LIMITS = AbuseLimits(messages_per_second=0, ops_per_second=0, max_user_open_docs=0)
@@ -60,6 +62,7 @@ class Access:
         self.open_docs: Counter[str] = Counter()  # user -> documents open over all connections
         self._document_exists = document_exists
         self._sweeper: asyncio.Task[None] | None = None
+        self._identities: OrderedDict[str, Identity] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
@@ -109,7 +112,7 @@ class Access:
         if self.verifier is None:
             return ANONYMOUS
         try:
-            return await self.verifier.verify(token)
+            identity = await self.verifier.verify(token)
         except ProtocolError as exc:
             if exc.code is not ErrorCode.UNAVAILABLE:
                 self.audit.record(
@@ -121,6 +124,23 @@ class Access:
                     via=via,
                 )
             raise
+        self._remember(identity)
+        return identity
+
+    def identity_of(self, user: str | None) -> Identity:
+        """The identity, groups included, that ``user`` last proved with a token to this
+        process (over REST or WebSocket); without groups if none is remembered."""
+        if user is None:
+            return ANONYMOUS
+        return self._identities.get(user) or Identity(user)
+
+    def _remember(self, identity: Identity) -> None:
+        if identity.user is None:
+            return
+        self._identities[identity.user] = identity
+        self._identities.move_to_end(identity.user)
+        if len(self._identities) > _REMEMBERED_IDENTITIES:
+            self._identities.popitem(last=False)
 
     async def authorize(
         self,

@@ -23,9 +23,6 @@ class Access(Protocol):
     async def identify(self, headers: Mapping[str, str]) -> str | None:
         """The user making a request (None: anonymous); ``unauthorized`` if credentials fail."""
 
-    async def identify_token(self, token: object) -> str | None:
-        """The user of a bearer token sent outside HTTP headers (WebSocket ``hello``)."""
-
     async def may_read(self, user: str | None, collection: str) -> bool:
         """True if ``user`` may read ``collection``."""
 
@@ -43,10 +40,6 @@ class OpenAccess:
     writable."""
 
     async def identify(self, headers: Mapping[str, str]) -> str | None:
-        """Anonymous."""
-        return None
-
-    async def identify_token(self, token: object) -> str | None:
         """Anonymous."""
         return None
 
@@ -84,14 +77,7 @@ class StaticAccess:
             return None
         if scheme.lower() != "bearer":
             raise EntityError(Code.UNAUTHORIZED, "use 'Authorization: Bearer <token>'")
-        return await self.identify_token(token.strip())
-
-    async def identify_token(self, token: object) -> str | None:
-        """The user of a token."""
-        if token is None:
-            self._require_anonymous()
-            return None
-        user = self.tokens.get(token) if isinstance(token, str) else None
+        user = self.tokens.get(token.strip())
         if user is None:
             raise EntityError(Code.UNAUTHORIZED, "unknown or expired token")
         return user

@@ -8,7 +8,6 @@ changes at once and other processes' at the periodic re-read of watched lists.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 
 from server.auth.access import Access as AuthAccess
@@ -18,25 +17,22 @@ from server.entities.access import Revoked, Unwatch
 from server.entities.errors import Code, EntityError
 from server.protocol.errors import ErrorCode, ProtocolError
 
-_IDENTITIES = 10_000  # users whose groups are remembered between identify and authorize
-
 
 class ServerAuthAccess:
     """``Access`` over ``server.auth.access.Access`` (JWT bearer tokens, access lists)."""
 
     def __init__(self, auth: AuthAccess) -> None:
         self._auth = auth
-        self._identities: OrderedDict[str, Identity] = OrderedDict()
 
     async def identify(self, headers: Mapping[str, str]) -> str | None:
         """The subject of ``Authorization: Bearer``; anonymous in dev mode."""
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         bearer = token.strip() or None if scheme.lower() == "bearer" else None
-        return await self._identify(bearer, via="rest")
-
-    async def identify_token(self, token: object) -> str | None:
-        """The subject of a token sent in a WebSocket ``hello``."""
-        return await self._identify(token, via="ws")
+        try:
+            identity = await self._auth.identify(bearer, remote=None, via="rest")
+        except ProtocolError as exc:
+            raise _mapped(exc) from exc
+        return identity.user
 
     async def may_read(self, user: str | None, collection: str) -> bool:
         """A viewer, editor or owner of the collection (or an admin)."""
@@ -76,22 +72,10 @@ class ServerAuthAccess:
         authorizer.watch(resource, changed)
         return lambda: authorizer.unwatch(resource, changed)
 
-    async def _identify(self, token: object, *, via: str) -> str | None:
-        try:
-            identity = await self._auth.identify(token, remote=None, via=via)
-        except ProtocolError as exc:
-            raise _mapped(exc) from exc
-        if identity.user is not None:
-            self._identities[identity.user] = identity
-            self._identities.move_to_end(identity.user)
-            while len(self._identities) > _IDENTITIES:
-                self._identities.popitem(last=False)
-        return identity.user
-
     def _identity(self, user: str | None) -> Identity:
-        if user is None:
-            return Identity(None)
-        return self._identities.get(user) or Identity(user)
+        """The user's groups come from the token it last proved itself with, over REST or on
+        the WebSocket whose session asks."""
+        return self._auth.identity_of(user)
 
 
 def _mapped(error: ProtocolError) -> EntityError:

@@ -211,3 +211,18 @@ async def test_a_static_table_ends_hints_when_rechecked(
         assert (name, data["collection"]) == ("changed", "tasks")
         rest = await asyncio.wait_for(bobs.read(), EVENT_TIMEOUT)
     assert b"event:" not in rest
+
+
+async def test_a_group_members_socket_gets_hints_without_a_rest_call_first(
+    team: Team, subscribe: Subscribe
+) -> None:
+    """Read access that comes from a group counts on the WebSocket too: the socket's identity
+    (its token's groups) decides, not only identities this process saw over REST."""
+    await team.admin.request(
+        "PATCH", "/v1/collections/tasks/acl", json={"groups": {"staff": "viewer"}}
+    )
+    token = mint("dave", groups=["staff"])
+    socket = await subscribe(team.admin.as_user(token), token, ["tasks"])
+    written = await team.alice.put("tasks", "t1", {"title": "for staff"})
+    assert written.status == 201, written.body
+    await socket.expect_type("changed", collection="tasks")
