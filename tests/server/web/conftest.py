@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp.test_utils import TestServer
 
+from tests.server.conftest import ServerFactory
 from tests.server.dial import dial
 from tests.server.web.log_watch import LogWatch
 from tests.server.web.raw_client import OpenRaw, RawClient
@@ -17,8 +18,11 @@ _WATCHED = ("coedit.access", "server.web", "asyncio")
 
 
 @pytest.fixture
-async def open_raw() -> AsyncIterator[OpenRaw]:
-    """``await open_raw(server)``: a connected ``RawClient``, closed at teardown."""
+async def open_raw(start_server: ServerFactory) -> AsyncIterator[OpenRaw]:
+    """``await open_raw(server)``: a connected ``RawClient``, closed at teardown.
+
+    Depends on ``start_server`` only to be torn down before it: the clients close first, so a
+    stopping server does not wait out its close timeout on a client that never answers."""
     clients: list[RawClient] = []
 
     async def open_(server: TestServer) -> RawClient:
