@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDictProxy
 
+from server.auth.access import Access
 from server.auth.settings import AuthSettings
+from server.auth.store.sqlite import SqliteAuthStore
 from tests.server.auth.tokens import AUDIENCE, ISSUER, SECRET, mint
 from tests.server.conftest import ServerFactory
 from tests.server.wsclient import WsClient
@@ -29,6 +32,21 @@ AUTH = AuthSettings(
 @pytest.fixture
 def auth_settings() -> AuthSettings:
     return AUTH
+
+
+async def _no_document(doc_id: str) -> bool:
+    return False
+
+
+@pytest.fixture
+async def access(tmp_path: Path) -> AsyncIterator[Access]:
+    """The access state of one process, without a server: tokens required, the store in
+    ``tmp_path``, no documents."""
+    store = SqliteAuthStore(tmp_path / "auth.db", synchronous="NORMAL")
+    opened = Access(AUTH, store, document_exists=_no_document)
+    await opened.open()
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from server.auth.access import Access
 from server.auth.identity import ANONYMOUS, Identity
-from server.auth.store.sqlite import SqliteAuthStore
-from tests.server.auth.conftest import AUTH
 from tests.server.auth.tokens import mint
 
 
-async def no_document(doc_id: str) -> bool:
-    return False
-
-
-async def test_a_users_groups_come_from_the_last_token_it_proved(tmp_path: Path) -> None:
+async def test_a_users_groups_come_from_the_last_token_it_proved(access: Access) -> None:
     """Checks made by user name alone (the records API on a WebSocket) see the groups of the
     user's latest verified token, whichever way it came."""
-    access = Access(
-        AUTH, SqliteAuthStore(tmp_path / "auth.db", synchronous="NORMAL"),
-        document_exists=no_document,
-    )  # fmt: skip
-    await access.open()
-    try:
-        assert access.identity_of("dave") == Identity("dave")  # never seen: no groups
-        await access.identify(mint("dave", groups=["staff"]), remote=None, via="ws")
-        assert access.identity_of("dave").groups == {"staff"}
-        await access.identify(mint("dave", groups=["ops"]), remote=None, via="rest")
-        assert access.identity_of("dave").groups == {"ops"}
-        assert access.identity_of(None) is ANONYMOUS
-    finally:
-        await access.close()
+    assert access.identity_of("dave") == Identity("dave")  # never seen: no groups
+    await access.identify(mint("dave", groups=["staff"]), remote=None, via="ws")
+    assert access.identity_of("dave").groups == {"staff"}
+    await access.identify(mint("dave", groups=["ops"]), remote=None, via="rest")
+    assert access.identity_of("dave").groups == {"ops"}
+    assert access.identity_of(None) is ANONYMOUS

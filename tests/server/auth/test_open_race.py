@@ -5,53 +5,38 @@ the role once more after it starts watching."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from server.auth.access import Access
 from server.auth.acl import AccessList, Resource
 from server.auth.connection import ConnectionGuard
-from server.auth.store.sqlite import SqliteAuthStore
 from server.protocol.errors import ErrorCode, ProtocolError
-from tests.server.auth.conftest import AUTH
 from tests.server.auth.tokens import mint
 
 DOC = Resource.doc("draft")
-
-
-async def no_document(doc_id: str) -> bool:
-    return False
 
 
 def guard_of(access: Access) -> ConnectionGuard:
     return ConnectionGuard(access, remote=None, close=lambda code, reason: None)
 
 
-async def test_a_role_revoked_during_the_open_still_closes_the_document(tmp_path: Path) -> None:
-    access = Access(
-        AUTH, SqliteAuthStore(tmp_path / "auth.db", synchronous="NORMAL"),
-        document_exists=no_document,
-    )  # fmt: skip
-    await access.open()
-    try:
-        alice, bob = guard_of(access), guard_of(access)
-        await alice.authenticate(mint("alice"))
-        await alice.authorize_open("draft")  # creates the list: alice owns the document
+async def test_a_role_revoked_during_the_open_still_closes_the_document(access: Access) -> None:
+    alice, bob = guard_of(access), guard_of(access)
+    await alice.authenticate(mint("alice"))
+    await alice.authorize_open("draft")  # creates the list: alice owns the document
 
-        async def share(users: dict[str, str | None]) -> None:
-            def change(acl: AccessList) -> AccessList:
-                return acl.patched({"users": users})
+    async def share(users: dict[str, str | None]) -> None:
+        def change(acl: AccessList) -> AccessList:
+            return acl.patched({"users": users})
 
-            await access.authorizer.change_acl(alice.identity, DOC, change)
+        await access.authorizer.change_acl(alice.identity, DOC, change)
 
-        await share({"bob": "editor"})
-        revoked: asyncio.Future[ProtocolError] = asyncio.get_running_loop().create_future()
-        bob.attach(lambda error: None, lambda doc_id, error: revoked.set_result(error))
-        await bob.authenticate(mint("bob"))
-        await bob.authorize_open("draft")  # bob's check passes ...
-        await share({"bob": None})  # ... his role goes before his connection watches the list
-        bob.opened("draft", 0)
-        async with asyncio.timeout(10):
-            error = await revoked
-        assert error.code is ErrorCode.FORBIDDEN and "revoked" in error.message
-    finally:
-        await access.close()
+    await share({"bob": "editor"})
+    revoked: asyncio.Future[ProtocolError] = asyncio.get_running_loop().create_future()
+    bob.attach(lambda error: None, lambda doc_id, error: revoked.set_result(error))
+    await bob.authenticate(mint("bob"))
+    await bob.authorize_open("draft")  # bob's check passes ...
+    await share({"bob": None})  # ... his role goes before his connection watches the list
+    bob.opened("draft", 0)
+    async with asyncio.timeout(10):
+        error = await revoked
+    assert error.code is ErrorCode.FORBIDDEN and "revoked" in error.message
