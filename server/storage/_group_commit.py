@@ -1,6 +1,7 @@
 """Group commit: callers queue writes; one task commits everything queued meanwhile as one batch.
 
 Knows nothing of SQL: each adapter passes the function that commits a batch in one transaction.
+Snapshots use it with a policy of their own (``SnapshotCommitter``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from server.storage.base import StorageError
+from server.storage.base import Snapshot, StorageError
 
 ItemT = TypeVar("ItemT")
 ResultT = TypeVar("ResultT")
@@ -19,11 +20,6 @@ BatchHook = Callable[[int], None]
 """Called with the number of writes after each committed batch (e.g. to feed a histogram)."""
 
 _log = logging.getLogger(__name__)
-
-SNAPSHOTS_PER_TRANSACTION = 16
-"""Snapshots are an optimisation; appends are what clients wait for. The stores commit snapshots
-in batches of at most this many, one batch at a time, so that a burst of them (every document
-reaching its snapshot interval together) delays an append by one short transaction at most."""
 
 
 class GroupCommitter(Generic[ItemT, ResultT]):
@@ -118,3 +114,34 @@ def _fail(future: asyncio.Future[ResultT], exc: Exception) -> None:
     error = StorageError(str(exc) or type(exc).__name__)
     error.__cause__ = exc
     future.set_exception(error)
+
+
+SNAPSHOTS_PER_TRANSACTION = 16
+
+SnapshotRefusal = ValueError | None
+"""Per snapshot of a batch: None if kept, else why not (unknown document, ahead of the log)."""
+
+
+class SnapshotCommitter:
+    """Snapshots are an optimisation; appends are what clients wait for. So a store commits
+    snapshots in batches of at most ``SNAPSHOTS_PER_TRANSACTION``, one batch at a time: a burst
+    of them (every document reaching its snapshot interval together) delays an append by one
+    short transaction at most, and costs one fsync per batch instead of one per snapshot."""
+
+    def __init__(
+        self, commit: Callable[[list[tuple[str, Snapshot]]], Awaitable[list[SnapshotRefusal]]]
+    ) -> None:
+        """``commit`` keeps a batch in one transaction, judging each snapshot on its own."""
+        self._committer: GroupCommitter[tuple[str, Snapshot], SnapshotRefusal] = GroupCommitter(
+            commit, max_batch=SNAPSHOTS_PER_TRANSACTION
+        )
+
+    async def save(self, doc_id: str, snapshot: Snapshot) -> None:
+        """Return once the batch holding ``snapshot`` committed; ``ValueError`` if refused."""
+        refused = await self._committer.submit((doc_id, snapshot))
+        if refused is not None:
+            raise refused
+
+    async def close(self) -> None:
+        """Refuse new snapshots and wait until every queued one is committed."""
+        await self._committer.close()

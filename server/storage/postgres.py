@@ -20,7 +20,12 @@ from server.storage._codec import (
     decode_op,
     prepare_append,
 )
-from server.storage._group_commit import SNAPSHOTS_PER_TRANSACTION, BatchHook, GroupCommitter
+from server.storage._group_commit import (
+    BatchHook,
+    GroupCommitter,
+    SnapshotCommitter,
+    SnapshotRefusal,
+)
 from server.storage.base import CommittedOp, Snapshot, StorageError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -74,9 +79,7 @@ class PostgresStore:
         self._appends: GroupCommitter[AppendCall, bool] = GroupCommitter(
             self._commit_appends, max_batch=max_batch, on_batch=on_commit_batch
         )
-        self._snapshots: GroupCommitter[tuple[str, Snapshot], ValueError | None] = GroupCommitter(
-            self._commit_snapshots, max_batch=SNAPSHOTS_PER_TRANSACTION
-        )
+        self._snapshots = SnapshotCommitter(self._commit_snapshots)
 
     async def open(self) -> None:
         """Connect the pool and create the schema and tables if they are missing."""
@@ -131,9 +134,7 @@ class PostgresStore:
         saved meanwhile share one transaction, on one connection of the pool.
         """
         self._require_pool()
-        refused = await self._snapshots.submit((doc_id, snapshot))
-        if refused is not None:
-            raise refused
+        await self._snapshots.save(doc_id, snapshot)
 
     async def ops_since(
         self, doc_id: str, version: int, limit: int | None = None
@@ -198,10 +199,10 @@ class PostgresStore:
 
     async def _commit_snapshots(
         self, snapshots: list[tuple[str, Snapshot]]
-    ) -> list[ValueError | None]:
+    ) -> list[SnapshotRefusal]:
         """Keep each snapshot the log's head allows; the refusal of each one it does not. The
         head only grows, so checking it before the upsert is race-free."""
-        refusals: list[ValueError | None] = []
+        refusals: list[SnapshotRefusal] = []
         with _storage_errors("save a snapshot"):
             async with self._connected_pool().acquire() as conn, conn.transaction():
                 for doc_id, snapshot in snapshots:

@@ -22,7 +22,12 @@ from server.storage._codec import (
     decode_op,
     prepare_append,
 )
-from server.storage._group_commit import SNAPSHOTS_PER_TRANSACTION, BatchHook, GroupCommitter
+from server.storage._group_commit import (
+    BatchHook,
+    GroupCommitter,
+    SnapshotCommitter,
+    SnapshotRefusal,
+)
 from server.storage.base import CommittedOp, Snapshot, StorageError
 from server.storage.sqlite_threads import (
     SYNCHRONOUS_MODES,
@@ -143,9 +148,7 @@ class SqliteStore:
         self._appends: GroupCommitter[AppendCall, bool] = GroupCommitter(
             self._commit_appends, max_batch=max_batch, on_batch=on_commit_batch
         )
-        self._snapshots: GroupCommitter[tuple[str, Snapshot], ValueError | None] = GroupCommitter(
-            self._commit_snapshots, max_batch=SNAPSHOTS_PER_TRANSACTION
-        )
+        self._snapshots = SnapshotCommitter(self._commit_snapshots)
 
     @property
     def path(self) -> Path:
@@ -194,9 +197,7 @@ class SqliteStore:
         saved meanwhile share one transaction.
         """
         self._check_not_closed()
-        refused = await self._snapshots.submit((doc_id, snapshot))
-        if refused is not None:
-            raise refused
+        await self._snapshots.save(doc_id, snapshot)
 
     async def ops_since(
         self, doc_id: str, version: int, limit: int | None = None
@@ -248,7 +249,7 @@ class SqliteStore:
 
     async def _commit_snapshots(
         self, snapshots: list[tuple[str, Snapshot]]
-    ) -> list[ValueError | None]:
+    ) -> list[SnapshotRefusal]:
         return await self._transact(partial(_save_snapshots, snapshots=snapshots))
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -325,9 +326,9 @@ def _head(conn: sqlite3.Connection, doc_id: str) -> int | None:
 
 def _save_snapshots(
     conn: sqlite3.Connection, snapshots: list[tuple[str, Snapshot]]
-) -> list[ValueError | None]:
+) -> list[SnapshotRefusal]:
     """Keep each snapshot the log's head allows; the refusal of each one it does not."""
-    refusals: list[ValueError | None] = []
+    refusals: list[SnapshotRefusal] = []
     for doc_id, snapshot in snapshots:
         try:
             check_snapshot(doc_id, snapshot, _head(conn, doc_id))
