@@ -42,6 +42,11 @@ document's length, not its text (see --replicas). At the end every replica must 
 server's version, and equal its text (GET /v1/docs/{id}), or its length for a lean one.
 The exit status is 0 when they all are and no error occurred, 1 otherwise, 2 when the
 target was refused. Only loopback addresses are accepted unless --allow-remote.
+
+When the server answers /metrics, the report adds what it says of the measured window: its
+CPU, and its own p99s of the ack, the commit, the event loop's lag and the time to
+consistency. A loop lag near the ack p99 means the server is CPU-bound; a commit p99 near it,
+that its store is slow.
 """
 
 EPILOG = """\

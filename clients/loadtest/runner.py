@@ -113,5 +113,7 @@ def _server_figures(window: _Window) -> dict[str, float]:
         "ack_p50": first.quantile(last, "coedit_ack_latency_seconds", 0.5),
         "ack_p99": first.quantile(last, "coedit_ack_latency_seconds", 0.99),
         "ttc_p99": first.quantile(last, "coedit_time_to_consistency_seconds", 0.99),
+        "commit_p99": first.quantile(last, "coedit_commit_latency_seconds", 0.99),
+        "loop_lag_p99": first.quantile(last, "coedit_event_loop_lag_seconds", 0.99),
         "rss_bytes": last.values.get("process_resident_memory_bytes", float("nan")),
     }

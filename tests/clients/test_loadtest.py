@@ -101,6 +101,9 @@ async def test_hot_doc_closed_loop_converges_with_consistent_counts(server: Test
     assert stats.received == stats.broadcast.count == 200 * 3  # each op reaches the 3 others
     assert 0 < stats.ack.percentile(0.5) <= stats.ack.percentile(0.99) <= stats.ack.maximum
     assert report.throughput > 0 and report.server["committed"] == 200
+    assert 0 < report.server["commit_p99"] < 10
+    assert "loop_lag_p99" in report.server  # NaN if the window was under one probe interval
+    assert "commit p99 ≤" in report.table()
     assert report.to_json()["converged"] is True
 
 
