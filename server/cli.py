@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import gc
 import resource
+import ssl
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,6 +42,19 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add = serve.add_argument
     add("--host", default=env("HOST", "127.0.0.1"), help="address to listen on (COEDIT_HOST)")
     add("--port", type=int, default=int(env("PORT", "8765")), help="port (COEDIT_PORT)")
+    add(
+        "--tls-cert",
+        type=Path,
+        default=_optional_path(env("TLS_CERT", "")),
+        help="PEM certificate chain (the server's first): serve https and wss, with "
+        "--tls-key (COEDIT_TLS_CERT)",
+    )
+    add(
+        "--tls-key",
+        type=Path,
+        default=_optional_path(env("TLS_KEY", "")),
+        help="PEM private key of --tls-cert (COEDIT_TLS_KEY)",
+    )
     add(
         "--data-dir",
         type=Path,
@@ -161,6 +175,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         redis_url=args.redis_url,
         sqlite_synchronous=args.sqlite_synchronous,
         request_head_timeout=args.request_head_timeout,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         limits=Limits(
             max_frame_bytes=args.max_frame_bytes,
             max_op_chars=args.max_op_chars,
@@ -179,6 +195,21 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+def _optional_path(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
+def _tls(settings: Settings) -> ssl.SSLContext | None:
+    """The front door's TLS context, if both files are given; ``ValueError`` if only one is."""
+    if settings.tls_cert is None and settings.tls_key is None:
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise ValueError("--tls-cert and --tls-key go together: give both files, or neither")
+    from server.web.tls import server_context
+
+    return server_context(settings.tls_cert, settings.tls_key)
+
+
 def _entities(path: Path | None) -> EntitiesConfig:
     """The declared record collections (none without a file); ``ConfigError`` names a mistake."""
     return EntitiesConfig() if path is None else load_config(path)
@@ -192,6 +223,7 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
     check_serving_address(settings)  # no authentication: loopback only, unless --insecure
+    tls = _tls(settings)
     try:
         import uvloop
 
@@ -200,13 +232,15 @@ def _serve(args: argparse.Namespace) -> int:
         pass
     app = make_app(settings)
     tune_gc()
-    listening = f"coedit listening on http://{settings.host}:{settings.port}"
+    scheme = "http" if tls is None else "https"
+    listening = f"coedit listening on {scheme}://{settings.host}:{settings.port}"
     run_app(
         app,
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,
         on_listening=lambda: print(listening, flush=True),  # once the socket is bound
+        tls=tls,
     )
     return 0
 

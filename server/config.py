@@ -62,5 +62,8 @@ class Settings:
     # Seconds a new connection has to send its first request head: then it gets 408 and is
     # closed, so stalled or slowloris clients cannot hold sockets open. 0 switches it off.
     request_head_timeout: float = 10.0
+    # PEM files: with both, the server speaks https and wss itself (docs/operations.md, TLS).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     auth: AuthSettings = field(default_factory=AuthSettings)  # no key source: dev mode
     entities: EntitiesConfig = field(default_factory=EntitiesConfig)  # docs/entities.md

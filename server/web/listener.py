@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import Callable
 from functools import partial
 
@@ -25,7 +26,7 @@ class FrontDoorSite(web.BaseSite):
     """A listening TCP socket (given, or bound to ``host`` and ``port``) whose connections
     start at the ``FrontDoor``; registered with its runner like aiohttp's own sites."""
 
-    __slots__ = ("_app_runner", "_bound_port", "_doors", "_host", "_port", "_sock")
+    __slots__ = ("_app_runner", "_bound_port", "_doors", "_host", "_port", "_sock", "_tls")
 
     def __init__(
         self,
@@ -35,18 +36,22 @@ class FrontDoorSite(web.BaseSite):
         *,
         sock: socket.socket | None = None,
         backlog: int = 128,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: serve https and wss with this server context (``server.web.tls``)."""
         super().__init__(runner, backlog=backlog)
         self._app_runner = runner
         self._host = host
         self._port = port
         self._sock = sock
+        self._tls = tls
         self._bound_port = port
         self._doors: set[FrontDoor] = set()  # connections still sending their first head
 
     @property
     def name(self) -> str:
-        return str(URL.build(scheme="http", host=self._host or "0.0.0.0", port=self.port))
+        scheme = "http" if self._tls is None else "https"
+        return str(URL.build(scheme=scheme, host=self._host or "0.0.0.0", port=self.port))
 
     @property
     def port(self) -> int:
@@ -62,9 +67,13 @@ class FrontDoorSite(web.BaseSite):
         door = partial(FrontDoor, Endpoint.of(app), web_server, self._doors, head_timeout)
         loop = asyncio.get_running_loop()
         if self._sock is not None:
-            server = await loop.create_server(door, sock=self._sock, backlog=self._backlog)
+            server = await loop.create_server(
+                door, sock=self._sock, backlog=self._backlog, ssl=self._tls
+            )
         else:
-            server = await loop.create_server(door, self._host, self._port, backlog=self._backlog)
+            server = await loop.create_server(
+                door, self._host, self._port, backlog=self._backlog, ssl=self._tls
+            )
         self._server = server
         self._bound_port = server.sockets[0].getsockname()[1]
 
@@ -83,12 +92,13 @@ def run_app(
     port: int,
     shutdown_timeout: float,
     on_listening: Callable[[], None] = lambda: None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully (the app's
     ``on_shutdown`` closes every WebSocket with 1001); ``on_listening`` runs once bound."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(app, host, port, shutdown_timeout, on_listening))
+    main = loop.create_task(_serve(app, host, port, shutdown_timeout, on_listening, tls))
     try:
         loop.run_until_complete(main)
     except (web.GracefulExit, KeyboardInterrupt):  # raised by the runner's signal handlers
@@ -107,13 +117,14 @@ async def _serve(
     port: int,
     shutdown_timeout: float,
     on_listening: Callable[[], None],
+    tls: ssl.SSLContext | None,
 ) -> None:
     runner = web.AppRunner(
         app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout
     )
     await runner.setup()
     try:
-        await FrontDoorSite(runner, host, port).start()
+        await FrontDoorSite(runner, host, port, tls=tls).start()
         on_listening()
         await asyncio.Event().wait()  # until a signal raises GracefulExit
     finally:
