@@ -137,6 +137,14 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="store a snapshot after this many ops (COEDIT_SNAPSHOT_EVERY)",
     )
     add(
+        "--keep-ops",
+        type=int,
+        default=int(env("KEEP_OPS", str(hub.keep_ops))),
+        help="with each snapshot, drop a document's ops older than its newest this many (never "
+        "ops the snapshot does not cover); clients further behind reload the document. "
+        "0 keeps every op (COEDIT_KEEP_OPS)",
+    )
+    add(
         "--idle-seconds",
         type=float,
         default=float(env("IDLE_SECONDS", str(hub.idle_seconds))),
@@ -187,6 +195,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         hub=HubSettings(
             history_limit=args.history,
             snapshot_every=args.snapshot_every,
+            keep_ops=args.keep_ops,
             idle_seconds=args.idle_seconds,
         ),
         broadcast_interval=args.broadcast_interval_ms / 1000,

@@ -40,6 +40,7 @@ class HubSettings:
 
     history_limit: int = 1000  # committed ops kept in memory per open document
     snapshot_every: int = 100  # store a snapshot after this many ops
+    keep_ops: int = 0  # with each snapshot, drop stored ops but the newest this many (0: keep all)
     idle_seconds: float = 60.0  # evict an open document this long after its last subscriber left
     commit_retries: int = 10  # how often a commit that lost a version race is rebased and retried
 

@@ -264,8 +264,10 @@ class CommitPipeline:
         self._spawn(self._save_snapshot(doc, Snapshot(doc.text, doc.version)))
 
     async def _save_snapshot(self, doc: Document, snapshot: Snapshot) -> None:
+        keep = self._settings.keep_ops
+        compact_to = snapshot.version - keep if keep and snapshot.version > keep else None
         try:
-            await self._store.save_snapshot(doc.id, snapshot)
+            await self._store.save_snapshot(doc.id, snapshot, compact_to=compact_to)
             doc.snapshot_version = snapshot.version
         except StorageError:
             log.warning("snapshot of %r at version %d failed", doc.id, snapshot.version)

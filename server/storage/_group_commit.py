@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from server.storage.base import Snapshot, StorageError
 
@@ -122,6 +122,14 @@ SnapshotRefusal = ValueError | None
 """Per snapshot of a batch: None if kept, else why not (unknown document, ahead of the log)."""
 
 
+class SnapshotSave(NamedTuple):
+    """One snapshot to keep, and the version up to which the document's ops may then go."""
+
+    doc_id: str
+    snapshot: Snapshot
+    compact_to: int | None
+
+
 class SnapshotCommitter:
     """Snapshots are an optimisation; appends are what clients wait for. So a store commits
     snapshots in batches of at most ``SNAPSHOTS_PER_TRANSACTION``, one batch at a time: a burst
@@ -129,16 +137,16 @@ class SnapshotCommitter:
     short transaction at most, and costs one fsync per batch instead of one per snapshot."""
 
     def __init__(
-        self, commit: Callable[[list[tuple[str, Snapshot]]], Awaitable[list[SnapshotRefusal]]]
+        self, commit: Callable[[list[SnapshotSave]], Awaitable[list[SnapshotRefusal]]]
     ) -> None:
         """``commit`` keeps a batch in one transaction, judging each snapshot on its own."""
-        self._committer: GroupCommitter[tuple[str, Snapshot], SnapshotRefusal] = GroupCommitter(
+        self._committer: GroupCommitter[SnapshotSave, SnapshotRefusal] = GroupCommitter(
             commit, max_batch=SNAPSHOTS_PER_TRANSACTION
         )
 
-    async def save(self, doc_id: str, snapshot: Snapshot) -> None:
+    async def save(self, doc_id: str, snapshot: Snapshot, compact_to: int | None) -> None:
         """Return once the batch holding ``snapshot`` committed; ``ValueError`` if refused."""
-        refused = await self._committer.submit((doc_id, snapshot))
+        refused = await self._committer.submit(SnapshotSave(doc_id, snapshot, compact_to))
         if refused is not None:
             raise refused
 

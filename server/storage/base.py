@@ -61,8 +61,11 @@ class DocumentStore(Protocol):
     async def load_snapshot(self, doc_id: str) -> Snapshot | None:
         """The newest stored snapshot (it may lag the op log), or None for an unknown document."""
 
-    async def save_snapshot(self, doc_id: str, snapshot: Snapshot) -> None:
-        """Store a snapshot; an older one may be dropped. Idempotent."""
+    async def save_snapshot(
+        self, doc_id: str, snapshot: Snapshot, *, compact_to: int | None = None
+    ) -> None:
+        """Store a snapshot; an older one may be dropped. Idempotent. With ``compact_to``, then
+        drop the ops ``compact`` would drop, in the same transaction."""
 
     async def ops_since(
         self, doc_id: str, version: int, limit: int | None = None

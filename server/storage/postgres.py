@@ -25,6 +25,7 @@ from server.storage._group_commit import (
     GroupCommitter,
     SnapshotCommitter,
     SnapshotRefusal,
+    SnapshotSave,
 )
 from server.storage.base import CommittedOp, Snapshot, StorageError
 
@@ -127,14 +128,18 @@ class PostgresStore:
             row = await self._require_pool().fetchrow(self._sql.load_snapshot, doc_id)
         return None if row is None else Snapshot(bytes(row["text"]).decode(), row["version"])
 
-    async def save_snapshot(self, doc_id: str, snapshot: Snapshot) -> None:
-        """Keep ``snapshot`` if it is newer than the stored one (so repeating it is harmless).
+    async def save_snapshot(
+        self, doc_id: str, snapshot: Snapshot, *, compact_to: int | None = None
+    ) -> None:
+        """Keep ``snapshot`` if it is newer than the stored one (so repeating it is harmless),
+        then, with ``compact_to``, drop what ``compact(doc_id, compact_to)`` would.
 
-        ``ValueError`` for an unknown document or a version beyond the log's head. Snapshots
-        saved meanwhile share one transaction, on one connection of the pool.
+        ``ValueError`` for an unknown document or a version beyond the log's head (nothing is
+        dropped then). Snapshots saved meanwhile share one transaction, on one connection of
+        the pool.
         """
         self._require_pool()
-        await self._snapshots.save(doc_id, snapshot)
+        await self._snapshots.save(doc_id, snapshot, compact_to)
 
     async def ops_since(
         self, doc_id: str, version: int, limit: int | None = None
@@ -197,15 +202,13 @@ class PostgresStore:
             head = await self._require_pool().fetchval(self._sql.head, doc_id)
         return None if head is None else int(head)
 
-    async def _commit_snapshots(
-        self, snapshots: list[tuple[str, Snapshot]]
-    ) -> list[SnapshotRefusal]:
+    async def _commit_snapshots(self, snapshots: list[SnapshotSave]) -> list[SnapshotRefusal]:
         """Keep each snapshot the log's head allows; the refusal of each one it does not. The
         head only grows, so checking it before the upsert is race-free."""
         refusals: list[SnapshotRefusal] = []
         with _storage_errors("save a snapshot"):
             async with self._connected_pool().acquire() as conn, conn.transaction():
-                for doc_id, snapshot in snapshots:
+                for doc_id, snapshot, compact_to in snapshots:
                     head = await conn.fetchval(self._sql.head, doc_id)
                     try:
                         check_snapshot(doc_id, snapshot, None if head is None else int(head))
@@ -216,6 +219,8 @@ class PostgresStore:
                     # contain.
                     data = snapshot.text.encode()
                     await conn.execute(self._sql.save_snapshot, doc_id, snapshot.version, data)
+                    if compact_to is not None:
+                        await conn.execute(self._sql.compact, doc_id, compact_to)
                     refusals.append(None)
         return refusals
 

@@ -27,6 +27,7 @@ from server.storage._group_commit import (
     GroupCommitter,
     SnapshotCommitter,
     SnapshotRefusal,
+    SnapshotSave,
 )
 from server.storage.base import CommittedOp, Snapshot, StorageError
 from server.storage.sqlite_threads import (
@@ -190,14 +191,17 @@ class SqliteStore:
         """The newest stored snapshot, or None for an unknown document."""
         return await self._read(partial(_load_snapshot, doc_id=doc_id))
 
-    async def save_snapshot(self, doc_id: str, snapshot: Snapshot) -> None:
-        """Keep ``snapshot`` if it is newer than the stored one (so repeating it is harmless).
+    async def save_snapshot(
+        self, doc_id: str, snapshot: Snapshot, *, compact_to: int | None = None
+    ) -> None:
+        """Keep ``snapshot`` if it is newer than the stored one (so repeating it is harmless),
+        then, with ``compact_to``, drop what ``compact(doc_id, compact_to)`` would.
 
-        ``ValueError`` for an unknown document or a version beyond the log's head. Snapshots
-        saved meanwhile share one transaction.
+        ``ValueError`` for an unknown document or a version beyond the log's head (nothing is
+        dropped then). Snapshots saved meanwhile share one transaction.
         """
         self._check_not_closed()
-        await self._snapshots.save(doc_id, snapshot)
+        await self._snapshots.save(doc_id, snapshot, compact_to)
 
     async def ops_since(
         self, doc_id: str, version: int, limit: int | None = None
@@ -247,9 +251,7 @@ class SqliteStore:
         # Not _write: close() drains queued appends through here after refusing new calls.
         return await self._transact(partial(_append_batch, calls=calls, now=time.time()))
 
-    async def _commit_snapshots(
-        self, snapshots: list[tuple[str, Snapshot]]
-    ) -> list[SnapshotRefusal]:
+    async def _commit_snapshots(self, snapshots: list[SnapshotSave]) -> list[SnapshotRefusal]:
         return await self._transact(partial(_save_snapshots, snapshots=snapshots))
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -325,17 +327,19 @@ def _head(conn: sqlite3.Connection, doc_id: str) -> int | None:
 
 
 def _save_snapshots(
-    conn: sqlite3.Connection, snapshots: list[tuple[str, Snapshot]]
+    conn: sqlite3.Connection, snapshots: list[SnapshotSave]
 ) -> list[SnapshotRefusal]:
     """Keep each snapshot the log's head allows; the refusal of each one it does not."""
     refusals: list[SnapshotRefusal] = []
-    for doc_id, snapshot in snapshots:
+    for doc_id, snapshot, compact_to in snapshots:
         try:
             check_snapshot(doc_id, snapshot, _head(conn, doc_id))
         except ValueError as refusal:
             refusals.append(refusal)
             continue
         conn.execute(_UPSERT_SNAPSHOT, (doc_id, snapshot.version, snapshot.text))
+        if compact_to is not None:
+            _compact(conn, doc_id, compact_to)
         refusals.append(None)
     return refusals
 

@@ -3,9 +3,11 @@ rebuilds each document from its latest snapshot plus the ops after it, still exa
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from server.config import HubSettings
+from server.web.keys import STORE
 from tests.server.rest_log import fetch_document, fetch_ops, replay
 from tests.server.wsclient import WsClient
 
@@ -62,3 +64,35 @@ async def test_a_restarted_server_rebuilds_documents_and_still_knows_every_seq(
     await alice.send(submit(7, 8, [7, "8"]))
     assert (await alice.expect_type("ack", seq=8))["version"] == 8
     assert replay(await fetch_ops(http, server.make_url(""), "hist")) == "12345678"
+
+
+async def test_keep_ops_trims_the_stored_log_behind_each_snapshot(
+    start_server, dial, http
+) -> None:
+    """With ``keep_ops``, the server itself compacts: each snapshot leaves the newest ops in the
+    log; older versions are then ``resync_required`` over REST, and the document reloads."""
+    settings = HubSettings(history_limit=2, snapshot_every=3, keep_ops=2)
+    server = await start_server(hub=settings)
+    alice: WsClient = await dial(server, "alice")
+    await alice.open("hist")
+    await write_digits(alice, 7)  # snapshots at 3 (drops ops to 1) and 6 (to 4)
+    store = server.app[STORE]
+    async with asyncio.timeout(10):  # snapshots are saved in the background, after the acks
+        while await store.oldest_version("hist") < 4:
+            await asyncio.sleep(0.01)
+    base = server.make_url("")
+    async with http.get(base / "v1/docs/hist/ops" % {"since": "0"}) as response:
+        assert response.status == 410
+        assert (await response.json())["error"]["code"] == "resync_required"
+    async with http.get(base / "v1/docs/hist/ops" % {"since": "4"}) as response:
+        assert [e["version"] for e in (await response.json())["ops"]] == [5, 6, 7]
+    bob: WsClient = await dial(server, "bob")
+    await provoke_resync(bob)
+    opened = await bob.open("hist")
+    assert (opened["text"], opened["version"]) == ("1234567", 7)
+
+
+async def provoke_resync(ws: WsClient) -> None:
+    await ws.send({"type": "open", "doc": "hist", "version": 1})
+    error = await ws.expect_type("error")
+    assert (error["code"], error["version"]) == ("resync_required", 7), error

@@ -380,6 +380,23 @@ async def test_last_seq_survives_compaction(store: Store) -> None:
     assert await store.last_seq("doc", "client-a") == before
 
 
+async def test_a_snapshot_can_compact_the_ops_it_covers_in_the_same_save(store: Store) -> None:
+    await append_range(store, "doc", 1, 10)
+    await store.save_snapshot("doc", Snapshot("x" * 8, 8), compact_to=5)
+    assert await store.oldest_version("doc") == 5
+    assert versions(await store.ops_since("doc", 0)) == [6, 7, 8, 9, 10]
+    await store.save_snapshot("doc", Snapshot("x" * 9, 9), compact_to=12)  # clamped to 9
+    assert versions(await store.ops_since("doc", 0)) == [10]
+    assert await store.last_seq("doc", "client-a") == 10
+
+
+async def test_a_refused_snapshot_compacts_nothing(store: Store) -> None:
+    await append_range(store, "doc", 1, 4)
+    with pytest.raises(ValueError, match="outside the op log"):
+        await store.save_snapshot("doc", Snapshot("x" * 6, 6), compact_to=3)
+    assert versions(await store.ops_since("doc", 0)) == [1, 2, 3, 4]
+
+
 async def test_compact_of_unknown_document_is_a_no_op(store: Store) -> None:
     await store.compact("nope", 10)
     assert not await store.document_exists("nope")
