@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from server.config import HubSettings
-from server.web.keys import STORE
+from server.web.keys import HUB, STORE
 from tests.server.rest_log import fetch_document, fetch_ops, replay
 from tests.server.wsclient import WsClient
 
@@ -66,9 +66,7 @@ async def test_a_restarted_server_rebuilds_documents_and_still_knows_every_seq(
     assert replay(await fetch_ops(http, server.make_url(""), "hist")) == "12345678"
 
 
-async def test_keep_ops_trims_the_stored_log_behind_each_snapshot(
-    start_server, dial, http
-) -> None:
+async def test_keep_ops_trims_the_stored_log_behind_each_snapshot(start_server, dial, http) -> None:
     """With ``keep_ops``, the server itself compacts: each snapshot leaves the newest ops in the
     log; older versions are then ``resync_required`` over REST, and the document reloads."""
     settings = HubSettings(history_limit=2, snapshot_every=3, keep_ops=2)
@@ -76,10 +74,9 @@ async def test_keep_ops_trims_the_stored_log_behind_each_snapshot(
     alice: WsClient = await dial(server, "alice")
     await alice.open("hist")
     await write_digits(alice, 7)  # snapshots at 3 (drops ops to 1) and 6 (to 4)
-    store = server.app[STORE]
     async with asyncio.timeout(10):  # snapshots are saved in the background, after the acks
-        while await store.oldest_version("hist") < 4:
-            await asyncio.sleep(0.01)
+        await server.app[HUB].drain()
+    assert await server.app[STORE].oldest_version("hist") == 4
     base = server.make_url("")
     async with http.get(base / "v1/docs/hist/ops" % {"since": "0"}) as response:
         assert response.status == 410
