@@ -138,7 +138,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add(
         "--keep-ops",
-        type=int,
+        type=_non_negative,
         default=int(env("KEEP_OPS", str(hub.keep_ops))),
         help="with each snapshot, drop a document's ops older than its newest this many (never "
         "ops the snapshot does not cover); clients further behind reload the document. "
@@ -202,6 +202,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         entities=_entities(args.entities_config),
         auth=auth_settings_from_args(args),
     )
+
+
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
+    return number
 
 
 def _optional_path(value: str) -> Path | None:
