@@ -139,6 +139,9 @@ def _add_workload_options(parser: argparse.ArgumentParser, name: str) -> None:
     if name in ("hot-doc", "many-docs", "fan-out"):
         add("--rate", type=float, default=defaults.get("rate"),
             help="open loop: total edits per second (closed loop when unset)")  # fmt: skip
+        add("--presence", action="store_true",
+            help="editors also send their cursor after every edit, as an editor's widget "
+            "would; the report counts the cursors sent and received")  # fmt: skip
         add("--replicas", type=_replica_count, default=3, metavar="N|all",
             help="clients (the first N, writers first) that keep their document's whole text; "
             "the others keep lean replicas: its length only. A lean replica still runs every "

@@ -19,7 +19,7 @@ from clients.loadtest.edits import EditMaker
 from clients.loadtest.replica import Replica, SeenOps, submit_message
 from clients.loadtest.stats import PartStats, RunClock
 from clients.loadtest.target import Target
-from ot import OTError, Submission
+from ot import OTError, Submission, TextOperation
 
 HANDSHAKE_TIMEOUT = 30.0
 
@@ -66,6 +66,7 @@ class Context:
     gate: EditGate
     edits: EditMaker
     seen: SeenOps
+    presence: bool = False  # send the cursor after every edit, as an editor's widget would
 
 
 class Editor:
@@ -140,6 +141,8 @@ class Editor:
         submission = replica.edit(op, intended)
         if submission is not None:
             self._submit(replica, submission)
+        if context.presence:
+            self._send_cursor(replica, op)
 
     async def flush(self) -> None:
         """Send everything queued, as one frame."""
@@ -185,6 +188,9 @@ class Editor:
                 self._on_op(message, received_us)
             elif kind == "ack":
                 self._on_ack(message)
+            elif kind == "presence":
+                if message.get("cursor") is not None:  # not a departure
+                    self._context.stats.count("presence_received")
             elif kind == "error":
                 self._on_error(message)
             else:
@@ -299,6 +305,17 @@ class Editor:
         resubmission = replica.client.resubmission()
         if resubmission is not None:
             self._submit(replica, resubmission)
+
+    def _send_cursor(self, replica: Replica, op: TextOperation) -> None:
+        """The caret after the edit, named against the last version this replica knows (the
+        server rebases it; one of the replica's own ops still unacknowledged may put it off by
+        a few characters, which the server clamps)."""
+        components = op.components
+        first = components[0] if components else 0
+        caret = min(first if isinstance(first, int) and first > 0 else 0, replica.length)
+        message = {"type": "presence", "doc": replica.doc_id, "version": replica.version}
+        self._queue({**message, "cursor": [caret, caret]})
+        self._context.stats.count("presence_sent")
 
     def _submit(self, replica: Replica, submission: Submission) -> None:
         self._context.stats.submitted += 1

@@ -24,6 +24,7 @@ class LoadOptions:
     rate: float | None = None  # total edits per second (open loop); None: closed loop
     replicas: int | None = 3  # editing workloads: clients 0..replicas-1 keep the whole text,
     # the others lean replicas (length only); None: every client keeps the text
+    presence: bool = False  # editing workloads: a cursor update after every edit
     duration: float = 10.0
     max_ops: int | None = None
     warmup: float = 0.0  # seconds of load before measuring starts

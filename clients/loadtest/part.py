@@ -83,6 +83,7 @@ class PartEnv:
             gate=gate if gate is not None else self.gate,
             edits=EditMaker(random.Random(seed), self.options.doc_size),
             seen=self.seen,
+            presence=self.options.presence,
         )
 
     async def connect(

@@ -11,6 +11,7 @@ from clients.loadtest.options import LoadOptions
 from clients.loadtest.stats import PartStats
 
 SATURATED = 0.9  # load CPU above this share of a core: the generator, not the server, limits
+PRESENCE_COUNTS = ("presence_sent", "presence_received")
 PERCENTILES = ("p50", "p90", "p99", "p99.9", "max")
 # The server's own p99s over the window. A loop lag near the ack p99 means a CPU-bound server;
 # a commit p99 near it, a slow store; a time to consistency above it, slow sockets.
@@ -124,8 +125,15 @@ class Report:
                            f"{unit}, {stats.acked_edits:,} {item})"),
             (ack, _latency(stats.ack)),
             (cast, _latency(stats.broadcast)),
+            *self._presence_rows(),
             ("load CPU", load),
         ]  # fmt: skip
+
+    def _presence_rows(self) -> list[tuple[str, str]]:
+        if not self.options.presence:
+            return []
+        sent, received = (int(self.stats.extra.get(k, 0)) for k in PRESENCE_COUNTS)
+        return [("presence", f"{sent:,} cursors sent, {received:,} received from others")]
 
     def _memory_rows(self) -> list[tuple[str, str]]:
         extra = self.stats.extra

@@ -85,6 +85,10 @@ class PartStats:
     def close_window(self, end: float, clock: RunClock) -> None:
         self.window_end, self.window_end_us = end, clock.micros(end)
 
+    def count(self, name: str) -> None:
+        """Add one to the workload-specific figure ``name`` (in ``extra``)."""
+        self.extra[name] = self.extra.get(name, 0.0) + 1
+
     def in_window(self, perf: float) -> bool:
         return self.window_start <= perf < self.window_end
 

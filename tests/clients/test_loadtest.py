@@ -308,3 +308,12 @@ async def test_a_malformed_remote_op_breaks_only_its_replica(
         other = await editor.open("e")  # the socket is still read
         assert other.version == 0 and not other.broken
         await editor.close()
+
+
+async def test_presence_reaches_every_other_editor(server: TestServer) -> None:
+    report = await run_loadtest(options(server, "hot-doc", editors=3, max_ops=60, presence=True))
+    assert report.ok, report.table()
+    extra = report.stats.extra
+    assert extra["presence_sent"] == report.stats.edits == 60
+    assert extra["presence_received"] == 60 * 2  # each cursor reaches the two others
+    assert "60 cursors sent, 120 received" in report.table()
