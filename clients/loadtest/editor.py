@@ -307,9 +307,9 @@ class Editor:
             self._submit(replica, resubmission)
 
     def _send_cursor(self, replica: Replica, op: TextOperation) -> None:
-        """The caret after the edit, named against the last version this replica knows (the
-        server rebases it; one of the replica's own ops still unacknowledged may put it off by
-        a few characters, which the server clamps)."""
+        """Send the caret where the edit was made, named against the last version this replica
+        knows (the server rebases it; one of the replica's own ops still unacknowledged may put
+        it off by a few characters, which the server clamps)."""
         components = op.components
         first = components[0] if components else 0
         caret = min(first if isinstance(first, int) and first > 0 else 0, replica.length)
