@@ -27,6 +27,8 @@ from server.storage import StorageError
 log = logging.getLogger(__name__)
 
 _REMEMBERED_IDENTITIES = 10_000  # users whose groups are kept between their token and a check
+AUDIT_PRUNE_SECONDS = 3600.0  # how often entries past --audit-keep-days are deleted
+_AUDIT_PRUNE_CHUNK = 10_000  # entries deleted per transaction, so audit writes never wait long
 
 DocumentExists = Callable[[str], Awaitable[bool]]
 NO_LIMITS = AbuseLimits(messages_per_second=0, ops_per_second=0, max_user_open_docs=0)
@@ -62,6 +64,7 @@ class Access:
         self.open_docs: Counter[str] = Counter()  # user -> documents open over all connections
         self._document_exists = document_exists
         self._sweeper: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
         self._identities: OrderedDict[str, Identity] = OrderedDict()
 
     @property
@@ -75,6 +78,8 @@ class Access:
         settings = self.settings
         if settings.enabled:
             self._sweeper = asyncio.create_task(self._sweep_roles())
+        if settings.audit_keep_days > 0:
+            self._pruner = asyncio.create_task(self._prune_audit_hourly())
         if not settings.enabled:
             log.warning(
                 "dev mode: no authentication is configured (--jwt-secret, --jwks-file or "
@@ -98,10 +103,11 @@ class Access:
 
     async def close(self) -> None:
         """Store the audit entries still queued, then release keys and the store."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._pruner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.audit.close()
         if self._keys is not None:
             await self._keys.close()
@@ -212,6 +218,29 @@ class Access:
                 f"client id {client_id!r} was first used on document {doc_id!r} by another "
                 "user; every user needs client ids of their own",
             )
+
+    async def prune_audit(self) -> int:
+        """Delete the audit entries older than ``audit_keep_days``, a chunk per transaction;
+        how many went (none when the setting is 0)."""
+        if self.settings.audit_keep_days <= 0:
+            return 0
+        before = self.clock() - self.settings.audit_keep_days * 86_400
+        pruned = 0
+        while True:
+            deleted = await self.store.prune_audit(before, _AUDIT_PRUNE_CHUNK)
+            pruned += deleted
+            if deleted < _AUDIT_PRUNE_CHUNK:
+                return pruned
+
+    async def _prune_audit_hourly(self) -> None:
+        while True:
+            try:
+                pruned = await self.prune_audit()
+                if pruned:
+                    log.info("deleted %d audit entries past --audit-keep-days", pruned)
+            except StorageError as exc:
+                log.warning("pruning the audit log failed: %s", exc)
+            await asyncio.sleep(AUDIT_PRUNE_SECONDS)
 
     async def _sweep_roles(self) -> None:
         """Apply list changes made by other server processes to this one's open sockets."""

@@ -83,6 +83,13 @@ def add_auth_arguments(serve: argparse.ArgumentParser) -> None:
         help="seconds of clock skew tolerated on exp and nbf (COEDIT_TOKEN_LEEWAY)",
     )
     add(
+        "--audit-keep-days",
+        type=float,
+        default=float(env("AUDIT_KEEP_DAYS", str(default.audit_keep_days))),
+        help="delete audit entries older than this many days, checked hourly; 0 keeps every "
+        "entry (COEDIT_AUDIT_KEEP_DAYS)",
+    )
+    add(
         "--insecure",
         action="store_true",
         default=env("INSECURE") == "1",
@@ -128,6 +135,7 @@ def auth_settings_from_args(args: argparse.Namespace) -> AuthSettings:
         default_policy=DefaultPolicy(args.default_policy),
         admin_users=args.admin_users,
         leeway_seconds=args.token_leeway,
+        audit_keep_days=args.audit_keep_days,
         insecure=args.insecure,
         limits=AbuseLimits(
             messages_per_second=messages,

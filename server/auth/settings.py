@@ -52,6 +52,7 @@ class AuthSettings:
     jwks_refresh_seconds: float = 60.0  # at most one refresh per this on an unknown `kid`
     jwks_max_age_seconds: float = 3600.0  # refetch a JWKS URL this long after the last fetch
     acl_recheck_seconds: float = 10.0  # an open socket re-reads its role this often
+    audit_keep_days: float = 0.0  # drop audit entries older than this; 0 keeps them all
     insecure: bool = False  # allow dev mode on a non-loopback address
     limits: AbuseLimits = AbuseLimits()
 
@@ -62,6 +63,8 @@ class AuthSettings:
 
     def check(self) -> None:
         """Raise ``ValueError`` with an operator-facing message if the settings are unusable."""
+        if self.audit_keep_days < 0:
+            raise ValueError(f"--audit-keep-days must be 0 or more, got {self.audit_keep_days}")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(
                 f"the JWT secret must be at least {MIN_SECRET_BYTES} bytes long; generate one "

@@ -44,3 +44,7 @@ class AuthStore(Protocol):
         self, resource: Resource | None, after: int, limit: int
     ) -> list[AuditEntry]:
         """Entries with id above ``after``, oldest first, at most ``limit`` (of one object)."""
+
+    async def prune_audit(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest entries recorded before ``before`` (Unix
+        seconds), never the newest entry of all (ids must keep increasing); how many went."""

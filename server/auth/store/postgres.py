@@ -120,6 +120,19 @@ class PostgresAuthStore:
                     rows,
                 )
 
+    async def prune_audit(self, before: float, limit: int) -> int:
+        """Delete the oldest entries before ``before``, up to ``limit`` (the newest is kept, as
+        the interface asks, though the sequence would not reuse its id)."""
+        table = f"{self._schema}.auth_audit"
+        with _errors("prune the audit log"):
+            status = await self._require().execute(
+                f'DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE "time" < $1 '
+                f"AND id < (SELECT max(id) FROM {table}) ORDER BY id LIMIT $2)",
+                before,
+                limit,
+            )
+        return int(status.rsplit(" ", 1)[-1])
+
     async def read_audit(
         self, resource: Resource | None, after: int, limit: int
     ) -> list[AuditEntry]:

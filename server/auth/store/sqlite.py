@@ -111,6 +111,12 @@ class SqliteAuthStore:
         rows = await self._call(partial(_read_audit, resource=resource, after=after, limit=limit))
         return [decode_entry(row) for row in rows]
 
+    async def prune_audit(self, before: float, limit: int) -> int:
+        """Delete the oldest entries before ``before``, up to ``limit``; never the newest row,
+        whose id SQLite would otherwise hand out again (see the module's docstring)."""
+        work = partial(_prune_audit, before=before, limit=limit)
+        return await self._call(partial(in_transaction, work=work))
+
     async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn
         if conn is None:
@@ -163,6 +169,17 @@ def _append_audit(conn: sqlite3.Connection, entries: Sequence[AuditEntry]) -> No
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         map(encode_entry, entries),
     )
+
+
+def _prune_audit(conn: sqlite3.Connection, before: float, limit: int) -> int:
+    # Ids follow recording order, so the oldest entries are the lowest ids: the scan in id
+    # order stops after ``limit`` matches without an index on the time.
+    deleted = conn.execute(
+        'DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE "time" < ? '
+        "AND id < (SELECT max(id) FROM audit) ORDER BY id LIMIT ?)",
+        (before, limit),
+    ).rowcount
+    return int(deleted)
 
 
 def _read_audit(

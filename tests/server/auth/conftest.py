@@ -3,6 +3,7 @@ it over WebSocket, and a REST helper that calls it as a given user."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +39,30 @@ async def _no_document(doc_id: str) -> bool:
     return False
 
 
+class ShiftedClock:
+    """The real time plus an offset that a test moves forward (tokens stay valid meanwhile
+    only while it is small)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
 @pytest.fixture
-async def access(tmp_path: Path) -> AsyncIterator[Access]:
-    """The access state of one process, without a server: tokens required, the store in
-    ``tmp_path``, no documents."""
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+async def access(
+    tmp_path: Path, auth_settings: AuthSettings, clock: ShiftedClock
+) -> AsyncIterator[Access]:
+    """The access state of one process, without a server: ``auth_settings`` (tokens required),
+    the store in ``tmp_path``, no documents, time from ``clock``."""
     store = SqliteAuthStore(tmp_path / "auth.db", synchronous="NORMAL")
-    opened = Access(AUTH, store, document_exists=_no_document)
+    opened = Access(auth_settings, store, document_exists=_no_document, clock=clock)
     await opened.open()
     yield opened
     await opened.close()

@@ -85,6 +85,26 @@ async def test_audit_entries_keep_their_order_and_paginate(auth_store: AuthStore
     assert ids == sorted(ids) and len(set(ids)) == 8
 
 
+async def test_pruning_drops_the_oldest_entries_but_never_the_newest(
+    auth_store: AuthStore,
+) -> None:
+    entries = [
+        AuditEntry("op.committed", 1000.0 + n, "alice", None, DOC, {"n": n}) for n in range(6)
+    ]
+    await auth_store.append_audit(entries)
+    assert await auth_store.prune_audit(before=1003.0, limit=2) == 2  # a chunk at a time
+    assert await auth_store.prune_audit(before=1003.0, limit=2) == 1
+    assert await auth_store.prune_audit(before=1003.0, limit=2) == 0
+    kept = await auth_store.read_audit(None, 0, 100)
+    assert [e.detail["n"] for e in kept] == [3, 4, 5]
+    assert await auth_store.prune_audit(before=9999.0, limit=100) == 2  # all but the newest
+    (newest,) = await auth_store.read_audit(None, 0, 100)
+    assert newest.detail["n"] == 5
+    await auth_store.append_audit([entries[0]])
+    after = await auth_store.read_audit(None, newest.id or 0, 100)
+    assert len(after) == 1 and (after[0].id or 0) > (newest.id or 0)  # ids still increase
+
+
 @pytest.mark.postgres
 async def test_postgres_audit_batches_commit_in_id_order() -> None:
     """A batch waits for another process's batch to commit before it draws ids, so a reader's
