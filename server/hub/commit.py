@@ -20,6 +20,7 @@ from server.config import HubSettings, Limits
 from server.fanout import FanOut
 from server.hub.document import Document, PendingSubmit
 from server.hub.history import History, broadcast, future_version, op_message, unavailable
+from server.hub.loading import read_document
 from server.hub.observer import CommitReport, HubObserver, probe_consistency
 from server.protocol.errors import ErrorCode, ProtocolError
 from server.storage import CommittedOp, DocumentStore, Snapshot, StorageError
@@ -155,7 +156,8 @@ class CommitPipeline:
             raise ProtocolError(
                 ErrorCode.SEQ_OUT_OF_ORDER,
                 f"seq {seq} is not above {last}, the last seq committed by this client, and was "
-                f"never committed: number new submissions from {last + 1}",
+                "never committed or its op is no longer kept: number new submissions from "
+                f"{last + 1}",
             )
         return version
 
@@ -192,12 +194,42 @@ class CommitPipeline:
         ops = await self._store.ops_since(doc.id, doc.version)
         if not ops:
             return
+        if ops[0].version != doc.version + 1:
+            await self._reload(doc)
+            return
         text = doc.text
         for entry in ops:
             text = entry.op.apply(text)
         doc.advance(text, ops)
         for entry in ops:
             broadcast(doc, op_message(doc.id, entry), skip=None)
+
+    async def _reload(self, doc: Document) -> None:
+        """The ops right after this process's head are gone from storage: another process
+        committed them and compacted them away (``--keep-ops``). Take the stored state instead,
+        and tell every subscriber to reopen the document, since what it missed cannot be sent."""
+        stored = await read_document(
+            self._store, doc.id, self._settings.history_limit, create=False
+        )
+        if stored is None:
+            raise StorageError(f"document {doc.id!r} is no longer in storage")
+        log.warning(
+            "document %r: the ops after version %d were compacted by another process before "
+            "this one read them; reloaded at version %d, its clients resync",
+            doc.id, doc.version, stored.version,
+        )  # fmt: skip
+        doc.take_state(stored)
+        error = ProtocolError(
+            ErrorCode.RESYNC_REQUIRED,
+            f"the ops of {doc.id!r} this connection missed are no longer kept: reopen the "
+            "document without a version and rebase local edits on its text",
+            doc=doc.id,
+            version=doc.version,
+        )
+        message = orjson.dumps(error.to_message())
+        for subscriber in doc.subscribers:
+            subscriber.deliver(message)
+            self._observer.resync_required()
 
     def _publish(
         self,

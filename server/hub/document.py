@@ -118,7 +118,20 @@ class Document:
                     own = owner.client_id == entry.client_id
                     presence.cursor = transform_selection(presence.cursor, entry.op, own=own)
 
+    def take_state(self, stored: Document) -> None:
+        """Become ``stored`` (the same document, read afresh from storage), keeping this one's
+        subscribers and commit queue; what was known of older versions is dropped."""
+        self.text, self.version = stored.text, stored.version
+        self.snapshot_version = stored.snapshot_version
+        self.history, self.lengths = stored.history, stored.lengths
+        self.last_seqs.clear()  # read again from storage on the next submission
+        self.presence.clear()  # cursors of versions this document no longer knows
+
     @property
     def is_idle(self) -> bool:
-        """No subscriber and nothing in the commit pipeline: the document may be evicted."""
-        return not self.subscribers and not self.committing and not self.pending
+        """No subscriber and nothing in the commit pipeline or waiting to be snapshotted: the
+        document may be evicted (a snapshot still queued would compact behind a reload)."""
+        return (
+            not self.subscribers and not self.committing and not self.pending
+            and not self.snapshotting
+        )  # fmt: skip

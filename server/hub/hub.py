@@ -20,13 +20,13 @@ from server.fanout import FanOut, LocalFanOut
 from server.hub.commit import CommitPipeline
 from server.hub.document import Document, PendingSubmit, Presence
 from server.hub.history import (
-    CATCH_UP_PAGE,
     History,
     broadcast,
     future_version,
     op_entry,
     unavailable,
 )
+from server.hub.loading import read_document
 from server.hub.observer import HubObserver, NullObserver
 from server.hub.subscriber import Subscriber
 from server.protocol.errors import ErrorCode, ProtocolError
@@ -232,25 +232,13 @@ class Hub:
 
     async def _load(self, doc_id: str, create: bool) -> Document:
         try:
-            snapshot = await self._store.load_snapshot(doc_id)
-            if snapshot is None:
-                if not create:
-                    raise ProtocolError(ErrorCode.NOT_FOUND, f"document {doc_id!r} not found")
-                await self._store.create_document(doc_id)
-                snapshot = Snapshot("", 0)
-            text, version = snapshot.text, snapshot.version
-            doc = Document(doc_id, text, version, self._settings.history_limit)
-            doc.snapshot_version = version
-            while True:
-                ops = await self._store.ops_since(doc_id, doc.version, CATCH_UP_PAGE)
-                if not ops:
-                    break
-                text = doc.text
-                for entry in ops:
-                    text = entry.op.apply(text)
-                doc.advance(text, ops)
+            doc = await read_document(
+                self._store, doc_id, self._settings.history_limit, create=create
+            )
         except StorageError as exc:
             raise unavailable(exc, doc_id) from exc
+        if doc is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"document {doc_id!r} not found")
         doc.idle_since = self._clock()
         self._docs[doc_id] = doc
         self._fanout.watch(doc_id)
