@@ -139,7 +139,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add(
         "--keep-ops",
         type=_non_negative,
-        default=int(env("KEEP_OPS", str(hub.keep_ops))),
+        default=env("KEEP_OPS", str(hub.keep_ops)),  # a string: argparse applies ``type``
         help="with each snapshot, drop a document's ops older than its newest this many (never "
         "ops the snapshot does not cover); clients further behind reload the document. "
         "0 keeps every op (COEDIT_KEEP_OPS)",

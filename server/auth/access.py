@@ -240,6 +240,8 @@ class Access:
                     log.info("deleted %d audit entries past --audit-keep-days", pruned)
             except StorageError as exc:
                 log.warning("pruning the audit log failed: %s", exc)
+            except Exception:  # the next hour tries again; close() must not see it
+                log.exception("pruning the audit log failed")
             await asyncio.sleep(AUDIT_PRUNE_SECONDS)
 
     async def _sweep_roles(self) -> None:

@@ -205,15 +205,19 @@ class PostgresStore:
     async def _commit_snapshots(self, snapshots: list[SnapshotSave]) -> list[SnapshotRefusal]:
         """Keep each snapshot the log's head allows; the refusal of each one it does not. The
         head only grows, so checking it before the upsert is race-free."""
-        refusals: list[SnapshotRefusal] = []
+        refusals: list[SnapshotRefusal] = [None] * len(snapshots)
+        # In document order, as appends lock heads: two processes' batches lock rows in the
+        # same order and cannot deadlock.
+        order = sorted(range(len(snapshots)), key=lambda i: snapshots[i].doc_id)
         with _storage_errors("save a snapshot"):
             async with self._connected_pool().acquire() as conn, conn.transaction():
-                for doc_id, snapshot, compact_to in snapshots:
+                for index in order:
+                    doc_id, snapshot, compact_to = snapshots[index]
                     head = await conn.fetchval(self._sql.head, doc_id)
                     try:
                         check_snapshot(doc_id, snapshot, None if head is None else int(head))
                     except ValueError as refusal:
-                        refusals.append(refusal)
+                        refusals[index] = refusal
                         continue
                     # bytea, not text: PostgreSQL text cannot hold U+0000, which a document may
                     # contain.
@@ -221,7 +225,6 @@ class PostgresStore:
                     await conn.execute(self._sql.save_snapshot, doc_id, snapshot.version, data)
                     if compact_to is not None:
                         await conn.execute(self._sql.compact, doc_id, compact_to)
-                    refusals.append(None)
         return refusals
 
     async def _commit_appends(self, calls: list[AppendCall]) -> list[bool]:

@@ -13,6 +13,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 from yarl import URL
@@ -66,14 +67,15 @@ class FrontDoorSite(web.BaseSite):
         head_timeout = app[SETTINGS].request_head_timeout
         door = partial(FrontDoor, Endpoint.of(app), web_server, self._doors, head_timeout)
         loop = asyncio.get_running_loop()
+        options: dict[str, Any] = {"backlog": self._backlog}
+        if self._tls is not None:
+            options["ssl"] = self._tls
+            if head_timeout > 0:  # the head's deadline starts after the handshake: bound it too
+                options["ssl_handshake_timeout"] = head_timeout
         if self._sock is not None:
-            server = await loop.create_server(
-                door, sock=self._sock, backlog=self._backlog, ssl=self._tls
-            )
+            server = await loop.create_server(door, sock=self._sock, **options)
         else:
-            server = await loop.create_server(
-                door, self._host, self._port, backlog=self._backlog, ssl=self._tls
-            )
+            server = await loop.create_server(door, self._host, self._port, **options)
         self._server = server
         self._bound_port = server.sockets[0].getsockname()[1]
 

@@ -126,8 +126,8 @@ class PostgresAuthStore:
         table = f"{self._schema}.auth_audit"
         with _errors("prune the audit log"):
             status = await self._require().execute(
-                f'DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE "time" < $1 '
-                f"AND id < (SELECT max(id) FROM {table}) ORDER BY id LIMIT $2)",
+                f'DELETE FROM {table} WHERE "time" < $1 AND id IN (SELECT id FROM {table} '
+                f"WHERE id < (SELECT max(id) FROM {table}) ORDER BY id LIMIT $2)",
                 before,
                 limit,
             )

@@ -4,9 +4,10 @@ A separate file keeps audit writes from queueing behind the op log's write lock.
 on one private thread with one connection, so SQLite never sees two writers from this process.
 
 Audit ids are a plain ``INTEGER PRIMARY KEY``: SQLite gives a new row the largest id plus one, so
-ids increase in insert order as long as the newest row is never deleted (coedit deletes no audit
-rows). ``AUTOINCREMENT`` would promise that even then, at the price of a ``sqlite_sequence``
-update per row; a file created with it is rebuilt without it when opened (``_migrate_audit``).
+ids increase in insert order as long as the newest row is never deleted (audit retention,
+``prune_audit``, keeps it). ``AUTOINCREMENT`` would promise that even then, at the price of a
+``sqlite_sequence`` update per row; a file created with it is rebuilt without it when opened
+(``_migrate_audit``).
 """
 
 from __future__ import annotations
@@ -172,11 +173,11 @@ def _append_audit(conn: sqlite3.Connection, entries: Sequence[AuditEntry]) -> No
 
 
 def _prune_audit(conn: sqlite3.Connection, before: float, limit: int) -> int:
-    # Ids follow recording order, so the oldest entries are the lowest ids: the scan in id
-    # order stops after ``limit`` matches without an index on the time.
+    # Ids follow recording order, so the oldest entries are the lowest ids: look at the
+    # ``limit`` lowest only (no index on the time, and no scan of the whole table).
     deleted = conn.execute(
-        'DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE "time" < ? '
-        "AND id < (SELECT max(id) FROM audit) ORDER BY id LIMIT ?)",
+        'DELETE FROM audit WHERE "time" < ? AND id IN (SELECT id FROM audit '
+        "WHERE id < (SELECT max(id) FROM audit) ORDER BY id LIMIT ?)",
         (before, limit),
     ).rowcount
     return int(deleted)

@@ -3,12 +3,13 @@ self-signed certificate; plain http on that port gets nowhere; bad settings are 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import ssl
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,7 +67,7 @@ class TlsServer:
 @pytest.fixture
 async def tls_server(tmp_path: Path, settings: Settings) -> AsyncIterator[TlsServer]:
     cert, key = self_signed(tmp_path)
-    runner = web.AppRunner(make_app(settings))
+    runner = web.AppRunner(make_app(replace(settings, request_head_timeout=0.5)))
     await runner.setup()
     site = FrontDoorSite(runner, "127.0.0.1", 0, tls=server_context(cert, key))
     await site.start()
@@ -105,6 +106,17 @@ async def test_a_client_that_does_not_trust_the_certificate_is_refused(
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await http.get(f"https://{tls_server.address}/healthz")
+
+
+async def test_a_client_that_never_starts_the_handshake_is_cut_off(tls_server: TlsServer) -> None:
+    """The request head's deadline (0.5 s here) bounds the TLS handshake too, not only the
+    head that follows it: a silent client cannot hold a socket for asyncio's default 60 s."""
+    host, port = tls_server.address.split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+    finally:
+        writer.close()
 
 
 def test_files_that_do_not_load_are_a_clear_error(tmp_path: Path) -> None:
