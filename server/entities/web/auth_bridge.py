@@ -73,8 +73,8 @@ class ServerAuthAccess:
         return lambda: authorizer.unwatch(resource, changed)
 
     def _identity(self, user: str | None) -> Identity:
-        """The user's groups come from the token it last proved itself with, over REST or on
-        the WebSocket whose session asks."""
+        """The user's groups: those of the last token the user proved to this process, over
+        REST or WebSocket (the interface passes user names, not tokens)."""
         return self._auth.identity_of(user)
 
 
