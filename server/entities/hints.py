@@ -32,41 +32,29 @@ class HintSubscription:
         on_revoked: OnRevoked,
         on_stop: Callable[[], None] | None = None,
     ) -> None:
+        """Subscribe and watch access at once; call ``authorize`` before trusting it."""
         names = sorted(set(collections))
+        self._access, self._user, self._names = access, user, names
         self._on_revoked = on_revoked
         self._subscription = notifier.subscribe(names, deliver, on_stop=on_stop)
         self._unwatch: dict[str, Unwatch] = {
             name: access.watch_read(user, name, partial(self._revoke, name)) for name in names
         }
 
-    @classmethod
-    async def open(
-        cls,
-        notifier: ChangeNotifier,
-        access: Access,
-        user: str | None,
-        collections: Iterable[str],
-        deliver: Deliver,
-        *,
-        on_revoked: OnRevoked,
-        on_stop: Callable[[], None] | None = None,
-    ) -> HintSubscription:
-        """Subscribe if ``user`` may read every collection, else raise ``forbidden``.
+    async def authorize(self) -> None:
+        """Raise ``forbidden``, closed, unless the user may read every collection.
 
-        Access is watched *before* it is checked, so a revocation racing the check either
-        makes the check fail or reaches the watch; checking first would leave a moment in
-        which a revocation reached nobody and hints went on flowing.
+        Access is watched (by ``__init__``) *before* it is checked here, so a revocation
+        racing the check either makes the check fail or reaches the watch; checking first would
+        leave a moment in which a revocation reached nobody and hints went on flowing.
         """
-        names = sorted(set(collections))
-        hints = cls(notifier, access, user, names, deliver, on_revoked=on_revoked, on_stop=on_stop)
         try:
-            for name in names:
-                if not await access.may_read(user, name):
+            for name in self._names:
+                if not await self._access.may_read(self._user, name):
                     raise EntityError(Code.FORBIDDEN, f"you may not read collection {name!r}")
         except BaseException:
-            hints.close()
+            self.close()
             raise
-        return hints
 
     @property
     def collections(self) -> frozenset[str]:

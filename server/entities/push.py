@@ -79,17 +79,19 @@ class ChangeHints:
 
     async def _open(self, subscriber: Subscriber, names: list[str]) -> HintSubscription:
         service = self._service
+        hints = HintSubscription(
+            service.notifier,
+            service.access,
+            subscriber.user,
+            names,
+            self._deliverer(subscriber),
+            on_revoked=partial(self._revoked, subscriber),
+        )
         try:
-            return await HintSubscription.open(
-                service.notifier,
-                service.access,
-                subscriber.user,
-                names,
-                self._deliverer(subscriber),
-                on_revoked=partial(self._revoked, subscriber),
-            )
+            await hints.authorize()
         except EntityError as exc:
             raise ProtocolError(ErrorCode.FORBIDDEN, exc.message) from None
+        return hints
 
     def _revoked(self, subscriber: Subscriber, collection: str) -> None:
         """Read access to ``collection`` was revoked: its hints ended; say so."""

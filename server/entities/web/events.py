@@ -63,7 +63,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     for name in names:
         service.collection(name)
     pending = _Pending()
-    subscription = await HintSubscription.open(
+    subscription = HintSubscription(
         service.notifier,
         service.access,
         user,
@@ -72,6 +72,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         on_revoked=pending.revoke,
         on_stop=pending.stop,
     )
+    await subscription.authorize()
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
