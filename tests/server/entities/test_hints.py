@@ -140,15 +140,20 @@ async def test_revocation_ends_the_collections_hints_on_every_socket_of_the_user
     assert refused["code"] == "forbidden" and "notes" in refused["message"]
 
 
+async def revoke_bob(team: Team, stream: aiohttp.StreamReader, collection: str) -> None:
+    """Take ``collection`` from bob; his event stream must say so next."""
+    await team.patch_acl(collection, {"bob": None})
+    name, data = await next_event(stream)
+    assert name == "revoked"
+    assert_revoked(data, collection)
+
+
 async def test_revocation_ends_an_event_stream_with_a_revoked_event(
     team: Team, subscribe: Subscribe
 ) -> None:
     alice = await subscribe(team.alice, mint("alice"), ["tasks"])
     async with event_stream(team.bob, "tasks") as stream:
-        await team.patch_acl("tasks", {"bob": None})
-        name, data = await next_event(stream)
-        assert name == "revoked"
-        assert_revoked(data, "tasks")
+        await revoke_bob(team, stream, "tasks")
         written = await team.alice.put("tasks", "t1", {"title": "secret"})
         assert written.status == 201, written.body
         await alice.expect_type("changed", collection="tasks")
@@ -163,10 +168,7 @@ async def test_an_event_stream_keeps_the_collections_still_readable(
 ) -> None:
     alice = await subscribe(team.alice, mint("alice"), ["notes"])
     async with event_stream(team.bob, "notes,tasks") as stream:
-        await team.patch_acl("notes", {"bob": None})
-        name, data = await next_event(stream)
-        assert name == "revoked"
-        assert_revoked(data, "notes")
+        await revoke_bob(team, stream, "notes")
         await team.alice.put("notes", "n1", {"text": "secret"}, if_none_match="*")
         await alice.expect_type("changed", collection="notes")
         await team.alice.put("tasks", "t1", {"title": "public"})
