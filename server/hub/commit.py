@@ -194,13 +194,9 @@ class CommitPipeline:
         ops = await self._store.ops_since(doc.id, doc.version)
         if not ops:
             return
-        if ops[0].version != doc.version + 1:
+        if not doc.extend_stored(ops):
             await self._reload(doc)
             return
-        text = doc.text
-        for entry in ops:
-            text = entry.op.apply(text)
-        doc.advance(text, ops)
         for entry in ops:
             broadcast(doc, op_message(doc.id, entry), skip=None)
 

@@ -118,6 +118,17 @@ class Document:
                     own = owner.client_id == entry.client_id
                     presence.cursor = transform_selection(presence.cursor, entry.op, own=own)
 
+    def extend_stored(self, ops: list[CommittedOp]) -> bool:
+        """Apply ops read from storage, if they run on from this version; False, changing
+        nothing, at a gap (compaction took the ops in between)."""
+        if ops[0].version != self.version + 1:
+            return False
+        text = self.text
+        for entry in ops:
+            text = entry.op.apply(text)
+        self.advance(text, ops)
+        return True
+
     def take_state(self, stored: Document) -> None:
         """Become ``stored`` (the same document, read afresh from storage), keeping this one's
         subscribers and commit queue; what was known of older versions is dropped."""

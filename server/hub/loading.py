@@ -43,9 +43,5 @@ async def _replay(
         ops = await store.ops_since(doc_id, doc.version, CATCH_UP_PAGE)
         if not ops:
             return doc
-        if ops[0].version != doc.version + 1:
+        if not doc.extend_stored(ops):
             return None
-        text = doc.text
-        for entry in ops:
-            text = entry.op.apply(text)
-        doc.advance(text, ops)
