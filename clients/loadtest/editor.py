@@ -310,9 +310,8 @@ class Editor:
         """Send the caret where the edit was made, named against the last version this replica
         knows (the server rebases it; one of the replica's own ops still unacknowledged may put
         it off by a few characters, which the server clamps)."""
-        components = op.components
-        first = components[0] if components else 0
-        caret = min(first if isinstance(first, int) and first > 0 else 0, replica.length)
+        region = op.region  # an edit changes one stretch: its position is the caret
+        caret = min(region[0] if region is not None else 0, replica.length)
         message = {"type": "presence", "doc": replica.doc_id, "version": replica.version}
         self._queue({**message, "cursor": [caret, caret]})
         self._context.stats.count("presence_sent")
