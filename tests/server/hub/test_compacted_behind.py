@@ -16,7 +16,7 @@ from server.config import HubSettings, Limits
 from server.hub.hub import Hub
 from server.hub.loading import read_document
 from server.protocol.errors import ErrorCode, ProtocolError
-from server.storage import CommittedOp, Snapshot
+from server.storage import CommittedOp, Snapshot, StorageError
 from server.storage.sqlite import SqliteStore
 
 SETTINGS = HubSettings(snapshot_every=5, keep_ops=2)
@@ -109,5 +109,29 @@ async def test_a_load_that_races_a_compaction_reads_the_newer_snapshot(tmp_path:
         doc = await read_document(store, "d", 100, create=False)
         assert store.raced and doc is not None
         assert (doc.text, doc.version, doc.snapshot_version) == (ALPHABET[:10], 10, 8)
+    finally:
+        await store.close()
+
+
+class AlwaysCompactingStore(SqliteStore):
+    """Compacts a step further after every snapshot read: history never holds still."""
+
+    async def load_snapshot(self, doc_id: str) -> Snapshot | None:
+        snapshot = await super().load_snapshot(doc_id)
+        assert snapshot is not None
+        newer = snapshot.version + 1
+        await self.save_snapshot(doc_id, Snapshot(ALPHABET[:newer], newer), compact_to=newer)
+        return snapshot
+
+
+async def test_a_load_that_keeps_losing_to_compaction_is_a_storage_error(tmp_path: Path) -> None:
+    store = AlwaysCompactingStore(tmp_path / "coedit.db", synchronous="NORMAL")
+    await store.open()
+    try:
+        for version in range(1, 11):
+            op = TextOperation.from_json([version - 1, "x"] if version > 1 else ["x"])
+            assert await store.append("d", [CommittedOp(version, op, "c", version, None, 0.0)])
+        with pytest.raises(StorageError, match="kept being compacted"):
+            await read_document(store, "d", 100, create=False)
     finally:
         await store.close()
